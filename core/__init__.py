@@ -1,0 +1,1 @@
+"""The kernel: hook specs, plugin host, tools, agent loop, messages, LLM protocol."""

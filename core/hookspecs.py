@@ -1,0 +1,171 @@
+"""Every hook Sapient defines, in one place.
+
+Plugins implement these with ``@sapient.hookimpl``. Registry hooks receive a
+``register`` callback: the host owns name clashes, validation and provenance. Runtime
+hooks ``call_tool`` and ``call_model`` are meant to be *wrapped*
+(``@hookimpl(wrapper=True)``): the built-in implementation does the real call and
+wrappers add tracing, approval, retries, caching or redaction around it.
+
+A hookimpl may accept any subset of the arguments named in the spec.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .runtime import ModelRequest, RunContext, ToolInvocation
+
+__all__ = ["hookspec", "hookimpl", "PROJECT"]
+
+PROJECT = "sapient"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --- registries (called once, when a plugin manager's registry is first read) -------
+
+
+@hookspec
+def register_tools(register: Any, settings: Any) -> None:
+    """Register tools the agent may use.
+
+    Called when the host builds its tool registry (lazily, on first use).
+
+    Args:
+        register: ``register(fn_or_tool, name=None)``; accepts a plain typed function
+            (turned into a :class:`~sapient.Tool`) or a ready ``Tool``. A clash with a
+            name registered earlier raises ``ToolDefinitionError`` for the later one,
+            which the host reports against that plugin.
+        settings: the host's :class:`~sapient.Settings` (data paths, chosen models).
+
+    Returns nothing. Not firstresult: every plugin's tools are collected.
+    """
+
+
+@hookspec
+def register_llms(register: Any) -> None:
+    """Register LLM factories by URI scheme.
+
+    Args:
+        register: ``register(scheme, factory, help="")``; ``factory(rest, settings)``
+            builds an LLM from the part after ``scheme:`` (``openai:gpt-4o-mini`` gives
+            ``"gpt-4o-mini"``).
+
+    Returns nothing. Not firstresult; the first registration of a scheme wins and a
+    clash is reported.
+    """
+
+
+@hookspec
+def register_embedders(register: Any) -> None:
+    """Register text-embedding factories by scheme (``sentence-transformers``, ``openai``).
+
+    Args:
+        register: ``register(scheme, factory, help="")``; ``factory(rest, settings)``
+            returns an object with ``embed(texts: list[str]) -> numpy.ndarray``
+            (rows L2-normalised) and a ``dimension`` attribute.
+
+    Returns nothing. Not firstresult.
+    """
+
+
+@hookspec
+def register_graph_stores(register: Any) -> None:
+    """Register knowledge-graph store factories by scheme (``ladybug``, ``neo4j``).
+
+    Args:
+        register: ``register(scheme, factory, help="")``; ``factory(rest, settings)``
+            returns a graph store (see ``sapient.plugins.knowledge_graph``).
+
+    Returns nothing. Not firstresult.
+    """
+
+
+@hookspec
+def register_commands(register: Any) -> None:
+    """Add sub-commands to the ``sapient`` command line.
+
+    Args:
+        register: ``register(name, run, help="", configure=None)``; ``configure``
+            receives the sub-command's ``argparse.ArgumentParser`` to add arguments,
+            ``run(args, host)`` executes it and returns an exit code.
+
+    Returns nothing. Not firstresult.
+    """
+
+
+# --- runtime (called during a run) ---------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def call_tool(invocation: ToolInvocation) -> Any:
+    """Run one validated tool call.
+
+    Called once per tool call, after its arguments were validated, in a worker
+    thread (several calls of one model turn run concurrently). The built-in
+    implementation (``trylast``) calls the tool's function. Wrappers
+    (``@hookimpl(wrapper=True)``) see the result or the exception and may change
+    either, retry, or refuse by raising.
+
+    Args:
+        invocation: the tool, its validated arguments, the raw call and the run.
+
+    Returns the tool's return value. firstresult: one implementation runs the tool.
+    """
+
+
+@hookspec(firstresult=True)
+def call_model(request: ModelRequest) -> Any:
+    """Call the LLM for one turn.
+
+    Called once per model turn, in a worker thread. The built-in implementation
+    calls ``llm.complete`` (or streams, pushing text deltas to the run). Wrappers may
+    edit ``request.messages``/``request.options`` before ``yield`` and inspect or
+    replace the :class:`~sapient.LLMResponse` after it.
+
+    Args:
+        request: the LLM, the messages, the tool list, options and the run.
+
+    Returns an ``LLMResponse``. firstresult: one implementation calls the model.
+    """
+
+
+@hookspec
+def on_event(event: Any, run: RunContext) -> None:
+    """Observe every event of a run (start, text delta, tool call, answer, error).
+
+    Called in the order events happen, on the thread that produced them; keep it
+    quick. Exceptions raised here are programming errors and abort the run.
+
+    Args:
+        event: a :class:`~sapient.core.messages.Event` subclass.
+        run: the run's context (agent, messages so far, usage).
+
+    Returns nothing.
+    """
+
+
+@hookspec
+def check_input(text: str, run: RunContext) -> str | None:
+    """Guard the user's prompt before the model sees it.
+
+    Called once per run, before the first model call. Raise
+    :class:`~sapient.GuardViolation` to refuse; return a string to replace the prompt
+    (e.g. redacted); return ``None`` to leave it. Implementations chain in order.
+
+    Returns ``str | None``. Not firstresult.
+    """
+
+
+@hookspec
+def check_output(text: str, run: RunContext) -> str | None:
+    """Guard the final answer before it is returned.
+
+    Called once per run on the final text. Raise ``GuardViolation`` to refuse;
+    return a string to replace the answer; ``None`` leaves it.
+
+    Returns ``str | None``. Not firstresult.
+    """

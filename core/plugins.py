@@ -1,0 +1,296 @@
+"""The plugin host: a lazily built pluggy manager plus the registries it feeds.
+
+Nothing here runs at import. A :class:`Host` loads the default plugins (modules of
+this package that use the same hooks as everyone else), then third-party plugins
+from the ``sapient`` entry-point group. A plugin that fails to import or to register
+is recorded in :attr:`Host.load_errors` (with its traceback) and skipped: the host
+keeps working. Environment switches:
+
+``SAPIENT_DISABLE_PLUGIN_AUTOLOAD=1``
+    load no entry-point plugins (default plugins still load).
+``SAPIENT_PLUGINS=a,b``
+    load only the named entry-point plugins.
+``SAPIENT_TRACE_PLUGINS=1``
+    print every hook call to stderr.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import ConfigurationError, PluginError, SapientError, ToolDefinitionError
+from .settings import Settings
+from .tools import Tool
+
+__all__ = [
+    "Host",
+    "PluginLoadError",
+    "Registration",
+    "DEFAULT_PLUGINS",
+    "ENTRY_POINT_GROUP",
+    "create_plugin_manager",
+]
+
+ENTRY_POINT_GROUP = "sapient"
+
+#: Built-in plugins, loaded through the same hooks as third-party ones so that any of
+#: them can be wrapped or replaced. Each must import without optional SDKs.
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "sapient.core.runtime",
+    "sapient.connectors.scripted",
+    "sapient.connectors.openai",
+    "sapient.connectors.embeddings",
+    "sapient.plugins.functions",
+)
+
+
+@dataclass
+class PluginLoadError:
+    """A plugin that could not be loaded or failed while registering."""
+
+    plugin: str
+    stage: str
+    error: str
+    traceback: str
+
+
+@dataclass
+class Registration:
+    """Something a plugin registered (an LLM scheme, embedder, store or command)."""
+
+    name: str
+    value: Any
+    plugin: str
+    help: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def create_plugin_manager(*, trace: bool | None = None) -> pluggy.PluginManager:
+    """A bare plugin manager with Sapient's hook specs (no plugins registered)."""
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    if trace if trace is not None else os.environ.get("SAPIENT_TRACE_PLUGINS") == "1":
+        pm.trace.root.setwriter(lambda msg: sys.stderr.write(msg))
+        pm.enable_tracing()
+    return pm
+
+
+class Host:
+    """Owns a plugin manager and the registries built from it.
+
+    Args:
+        settings: explicit settings; default ``Settings.from_env()``.
+        plugins: extra plugin objects or modules to register (e.g. in tests).
+        load_defaults: load the built-in default plugins.
+        load_entrypoints: load third-party entry points; default follows
+            ``SAPIENT_DISABLE_PLUGIN_AUTOLOAD``.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        plugins: Iterable[Any] = (),
+        load_defaults: bool = True,
+        load_entrypoints: bool | None = None,
+    ) -> None:
+        self.settings = settings if settings is not None else Settings.from_env()
+        self.pm = create_plugin_manager()
+        self.load_errors: list[PluginLoadError] = []
+        self._loaded = False
+        self._load_defaults = load_defaults
+        if load_entrypoints is None:
+            load_entrypoints = os.environ.get("SAPIENT_DISABLE_PLUGIN_AUTOLOAD") != "1"
+        self._load_entrypoints = load_entrypoints
+        self._extra_plugins = list(plugins)
+        self._tools: dict[str, Tool] | None = None
+        self._registries: dict[str, dict[str, Registration]] = {}
+
+    # -- loading -----------------------------------------------------------------
+
+    def load(self) -> Host:
+        """Load plugins once (idempotent). Called by every accessor."""
+        if self._loaded:
+            return self
+        self._loaded = True
+        if self._load_defaults:
+            for modname in DEFAULT_PLUGINS:
+                self._register_module(modname, modname)
+        if self._load_entrypoints:
+            self._load_entry_points()
+        for plugin in self._extra_plugins:
+            name = getattr(plugin, "__name__", None) or type(plugin).__name__
+            self._safe_register(plugin, name)
+        return self
+
+    def _register_module(self, modname: str, name: str) -> None:
+        try:
+            module = importlib.import_module(modname)
+        except Exception as exc:
+            self._record(name, "import", exc)
+            return
+        self._safe_register(module, name)
+
+    def _safe_register(self, plugin: Any, name: str) -> None:
+        try:
+            if self.pm.is_registered(plugin):
+                return
+            self.pm.register(plugin, name=name)
+        except Exception as exc:
+            self._record(name, "register", exc)
+
+    def _load_entry_points(self) -> None:
+        only = {p.strip() for p in os.environ.get("SAPIENT_PLUGINS", "").split(",") if p.strip()}
+        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if only and ep.name not in only:
+                continue
+            if self.pm.get_plugin(ep.name) is not None:
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                self._record(ep.name, "import", exc)
+                continue
+            self._safe_register(plugin, ep.name)
+
+    def _record(self, plugin: str, stage: str, exc: BaseException) -> None:
+        self.load_errors.append(
+            PluginLoadError(
+                plugin=plugin,
+                stage=stage,
+                error=f"{type(exc).__name__}: {exc}",
+                traceback="".join(traceback.format_exception(exc)),
+            )
+        )
+
+    def plugin_names(self) -> list[str]:
+        """Names of the registered plugins, defaults first."""
+        self.load()
+        return [name for name, _ in self.pm.list_name_plugin()]
+
+    # -- registries --------------------------------------------------------------
+
+    def _call_each(self, hook_name: str, make_register: Callable[[str], Callable[..., Any]]) -> None:
+        """Call one registry hook per plugin, isolating failures and recording provenance."""
+        hook = getattr(self.pm.hook, hook_name)
+        for impl in reversed(hook.get_hookimpls()):  # registration order
+            plugin_name = impl.plugin_name
+            register = make_register(plugin_name)
+            available = {"register": register, "settings": self.settings}
+            try:
+                impl.function(*[available[a] for a in impl.argnames])
+            except Exception as exc:
+                self._record(plugin_name, hook_name, exc)
+
+    def tools(self) -> dict[str, Tool]:
+        """Every tool registered by a plugin, by name."""
+        self.load()
+        if self._tools is None:
+            tools: dict[str, Tool] = {}
+
+            def make_register(plugin_name: str) -> Callable[..., Any]:
+                def register(fn_or_tool: Any, name: str | None = None) -> Tool:
+                    t = fn_or_tool if isinstance(fn_or_tool, Tool) else Tool.from_function(
+                        fn_or_tool, name=name
+                    )
+                    if name and t.name != name:
+                        t.name = name
+                    if t.name in tools:
+                        raise ToolDefinitionError(
+                            f"Tool '{t.name}' from plugin '{plugin_name}' clashes with the tool "
+                            f"of that name from plugin '{tools[t.name].source}'. Register it "
+                            "under another name: register(fn, name='...').",
+                            tool=t.name,
+                        )
+                    t.source = plugin_name
+                    tools[t.name] = t
+                    return t
+
+                return register
+
+            self._call_each("register_tools", make_register)
+            self._tools = tools
+        return self._tools
+
+    def registry(self, kind: str) -> dict[str, Registration]:
+        """Registrations of one kind: ``llms``, ``embedders``, ``graph_stores``, ``commands``."""
+        self.load()
+        if kind not in self._registries:
+            entries: dict[str, Registration] = {}
+
+            def make_register(plugin_name: str) -> Callable[..., Any]:
+                def register(name: str, value: Any, help: str = "", **extra: Any) -> None:
+                    if name in entries:
+                        raise PluginError(
+                            f"{kind[:-1]} '{name}' from plugin '{plugin_name}' clashes with the "
+                            f"one from plugin '{entries[name].plugin}'; the first one is kept.",
+                            plugin=plugin_name,
+                        )
+                    entries[name] = Registration(name, value, plugin_name, help, extra)
+
+                return register
+
+            self._call_each(f"register_{kind}", make_register)
+            self._registries[kind] = entries
+        return self._registries[kind]
+
+    def _resolve(self, kind: str, spec: str, what: str) -> Any:
+        scheme, _, rest = spec.partition(":")
+        entries = self.registry(kind)
+        if scheme not in entries:
+            known = ", ".join(sorted(entries)) or "none"
+            raise ConfigurationError(
+                f"Unknown {what} '{scheme}' in {spec!r}. Known: {known}. "
+                f"Write it as '<scheme>:<name>', e.g. '{next(iter(sorted(entries)), 'openai')}:...'; "
+                "a missing scheme may need its extra installed (pip install 'sapient[all]')."
+            )
+        try:
+            return entries[scheme].value(rest, self.settings)
+        except SapientError:
+            raise
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"The {what} '{scheme}' needs a package that is not installed ({exc}). "
+                "Install Sapient's extras: pip install 'sapient[all]'."
+            ) from exc
+
+    def llm(self, spec: str | None = None) -> Any:
+        """Build the LLM named by ``spec`` or by the settings (``SAPIENT_LLM``)."""
+        spec = spec or self.settings.llm
+        if not spec:
+            raise ConfigurationError(
+                "No LLM is configured. Choose one of:\n"
+                "  - pass --llm SPEC on the command line, or set SAPIENT_LLM=SPEC;\n"
+                "  - in Python: Agent(llm='SPEC') or Agent(llm=<LLM object>).\n"
+                "SPEC examples: 'llamacpp:default' (local, needs sapient[local]), "
+                "'openai:gpt-4o-mini' (needs OPENAI_API_KEY), "
+                "'openai:http://127.0.0.1:11434/v1#llama3.1' (Ollama or any "
+                "OpenAI-compatible server), 'scripted:echo' (a test double)."
+            )
+        return self._resolve("llms", spec, "LLM provider")
+
+    def embedder(self, spec: str | None = None) -> Any:
+        """Build the embedder named by ``spec`` or by the settings."""
+        return self._resolve("embedders", spec or self.settings.embedder, "embedder")
+
+    def graph_store(self, spec: str | None = None) -> Any:
+        """Build the knowledge-graph store named by ``spec`` or by the settings."""
+        return self._resolve("graph_stores", spec or self.settings.graph_spec, "graph store")
+
+    def check_pending(self) -> None:
+        """Fail if a loaded plugin implements a hook Sapient does not define."""
+        self.load()
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(str(exc)) from exc

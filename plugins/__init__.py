@@ -1,0 +1,1 @@
+"""Capabilities the agent can use, each a default plugin registering tools via hooks."""

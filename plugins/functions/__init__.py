@@ -1,0 +1,78 @@
+"""Built-in plain-function tools: safe arithmetic and the current time."""
+
+from __future__ import annotations
+
+import ast
+import datetime as _dt
+import math
+import operator
+from typing import Any
+
+from sapient.core.hookspecs import hookimpl
+
+__all__ = ["calculator", "current_time"]
+
+_BINOPS = {
+    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+_UNARY = {ast.UAdd: operator.pos, ast.USub: operator.neg}
+_FUNCS = {name: getattr(math, name) for name in (
+    "sqrt", "log", "log10", "log2", "exp", "sin", "cos", "tan", "floor", "ceil", "fabs")}
+_FUNCS.update({"abs": abs, "round": round, "min": min, "max": max})
+_CONSTS = {"pi": math.pi, "e": math.e}
+
+
+def _eval(node: ast.AST) -> Any:
+    if isinstance(node, ast.Expression):
+        return _eval(node.body)
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        return node.value
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+        left, right = _eval(node.left), _eval(node.right)
+        if isinstance(node.op, ast.Pow) and abs(right) > 1000:
+            raise ValueError("exponent too large (limit 1000)")
+        return _BINOPS[type(node.op)](left, right)
+    if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+        return _UNARY[type(node.op)](_eval(node.operand))
+    if isinstance(node, ast.Name) and node.id in _CONSTS:
+        return _CONSTS[node.id]
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id in _FUNCS and not node.keywords):
+        return _FUNCS[node.func.id](*[_eval(a) for a in node.args])
+    raise ValueError(f"unsupported expression element: {ast.dump(node)[:60]}")
+
+
+def calculator(expression: str) -> str:
+    """Evaluate an arithmetic expression exactly, instead of guessing the result.
+
+    Args:
+        expression: arithmetic such as "2 * (3 + 4) / 7" or "sqrt(2) ** 2"; supports
+            + - * / // % **, parentheses, pi, e and sqrt, log, exp, sin, cos, tan,
+            abs, round, min, max, floor, ceil.
+    """
+    try:
+        tree = ast.parse(expression, mode="eval")
+        value = _eval(tree)
+    except ZeroDivisionError:
+        return "Error: division by zero"
+    except (SyntaxError, ValueError, TypeError) as exc:
+        return f"Error: cannot evaluate {expression!r}: {exc}"
+    return repr(value)
+
+
+def current_time(timezone_offset_hours: float = 0.0) -> str:
+    """The current date and time, so answers about "today" or "now" are right.
+
+    Args:
+        timezone_offset_hours: offset from UTC in hours, e.g. 1 for CET, -5 for EST.
+    """
+    tz = _dt.timezone(_dt.timedelta(hours=timezone_offset_hours))
+    return _dt.datetime.now(tz).isoformat(timespec="seconds")
+
+
+@hookimpl
+def register_tools(register: Any) -> None:
+    register(calculator)
+    register(current_time)
