@@ -197,7 +197,10 @@ class Tool:
                     tool=tool_name,
                 )
             default = ... if param.default is param.empty else param.default
-            fields[pname] = (hints[pname], Field(default, description=arg_docs.get(pname)))
+            # Only pass a docstring description: ``description=None`` would wipe one
+            # given through ``Annotated[..., Field(description=...)]``.
+            doc = {"description": arg_docs[pname]} if arg_docs.get(pname) else {}
+            fields[pname] = (hints[pname], Field(default, **doc))
         try:
             model = pydantic.create_model(  # type: ignore[call-overload]
                 f"{tool_name}_args",
