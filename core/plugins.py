@@ -183,7 +183,7 @@ class Host:
     def _call_each(self, hook_name: str, make_register: Callable[[str], Callable[..., Any]]) -> None:
         """Call one registry hook per plugin, isolating failures and recording provenance."""
         hook = getattr(self.pm.hook, hook_name)
-        for impl in reversed(hook.get_hookimpls()):  # registration order
+        for impl in hook.get_hookimpls():  # registration order (pluggy calls LIFO)
             plugin_name = impl.plugin_name
             register = make_register(plugin_name)
             available = {"register": register, "settings": self.settings}
