@@ -10,7 +10,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from sapient import Agent, ConfigurationError, Host, PluginError, Settings, ToolCall, hookimpl
 from sapient.connectors.scripted import ScriptedLLM
 from sapient.core.plugins import DEFAULT_PLUGINS
