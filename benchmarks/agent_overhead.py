@@ -212,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
             "langchain_over_sapient": lc / sap,
             "sapient_over_bare": sap / bare,
             "langchain_overhead_over_sapient_overhead_per_step": lc_over / sap_over,
+            "sapient_median_s_per_run": best["sapient"]["median"],
+            "langchain_median_s_per_run": best["langchain"]["median"],
+            "bare_median_s_per_run": best["bare"]["median"],
             "steps_per_run": steps,
             "runs": args.runs,
         }))
