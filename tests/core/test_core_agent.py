@@ -511,3 +511,45 @@ def test_reserved_and_duplicate_tool_names(add_tool):
 
     with pytest.raises(ConfigurationError, match="reserved"):
         Agent(ScriptedLLM(["x"]), tools=[final_result])
+
+
+# --- the scripted LLM itself ------------------------------------------------------------------
+
+
+def test_scripted_llm_reply_forms_and_reset():
+    from sapient.core.messages import Message
+
+    llm = ScriptedLLM([
+        {"tool": "add", "args": {"a": 1, "b": 2}},
+        [ToolCall("add", {"a": 1, "b": 2}), ToolCall("add", "{}")],
+        LLMResponse(text="ready", usage=Usage(1, 2, 1)),
+    ])
+    msgs = [Message.user("hi there")]
+    first = llm.complete(msgs)
+    assert [c.name for c in first.tool_calls] == ["add"] and first.tool_calls[0].id
+    second = llm.complete(msgs)
+    assert len(second.tool_calls) == 2
+    assert len({c.id for c in first.tool_calls + second.tool_calls}) == 3
+    third = llm.complete(msgs)
+    assert third.text == "ready" and third.usage.prompt_tokens == 1  # given usage is kept
+    assert len(llm.calls) == 3
+    llm.reset()
+    assert llm.calls == [] and llm.complete(msgs).tool_calls[0].name == "add"
+
+
+def test_scripted_llm_needs_exactly_one_script():
+    from sapient import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="either a list of replies or function"):
+        ScriptedLLM()
+    with pytest.raises(ConfigurationError):
+        ScriptedLLM(["x"], function=lambda m, t, o: "y")
+
+
+def test_scripted_spec_names():
+    from sapient import ConfigurationError
+    from sapient.connectors.scripted import from_spec
+
+    assert from_spec("echo").name == "scripted:echo"
+    with pytest.raises(ConfigurationError, match="Unknown scripted LLM 'nope'. Known: echo"):
+        from_spec("nope")

@@ -277,3 +277,15 @@ def test_loading_default_plugins_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [[], []]
+
+
+def test_settings_from_env_and_overrides(tmp_path):
+    env = {"SAPIENT_LLM": "scripted:echo", "SAPIENT_HOME": str(tmp_path),
+           "SAPIENT_EMBEDDER": "openai:text-embedding-3-small", "SAPIENT_INDEX": "docs"}
+    s = Settings.from_env(env)
+    assert (s.llm, s.home, s.embedder, s.index) == (
+        "scripted:echo", tmp_path, "openai:text-embedding-3-small", "docs")
+    assert s.index_dir() == tmp_path / "indexes" / "docs"
+    assert s.graph_spec == f"ladybug:{tmp_path / 'graphs' / 'default'}"
+    assert Settings.from_env(env, llm="openai:gpt-4o-mini", home=None).llm == "openai:gpt-4o-mini"
+    assert Settings.from_env({}).llm is None
