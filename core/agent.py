@@ -324,7 +324,9 @@ class Agent:
         self.pm.hook.on_event(event=event, run=ctx)
 
     def _guard(self, hook_name: str, text: str, ctx: RunContext) -> str:
+        trace = self.pm.trace.root.get("hook")  # prints only under SAPIENT_TRACE_PLUGINS=1
         for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            trace(hook_name, {"plugin": impl.plugin_name})
             available = {"text": text, "run": ctx}
             out = impl.function(*[available[a] for a in impl.argnames])
             if out is not None:
