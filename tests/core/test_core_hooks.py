@@ -259,10 +259,19 @@ def test_host_plugins_apply_to_agents_of_that_host():
 
 def test_trace_plugins_prints_hook_calls(monkeypatch, capsys):
     monkeypatch.setenv("SAPIENT_TRACE_PLUGINS", "1")
-    host = Host(load_entrypoints=False)
+    host = Host(plugins=[Redact(), Shout()], load_entrypoints=False)
     Agent(one_call_then(), tools=[double], host=host).run("x")
+    host.registry("llms")
     err = capsys.readouterr().err
-    assert "call_model" in err and "call_tool" in err and "on_event" in err
+    for hook in ("call_model", "call_tool", "on_event", "check_input", "check_output",
+                 "register_llms"):
+        assert hook in err, hook
+    assert "plugin: sapient.connectors.scripted" in err
+
+
+def test_no_trace_output_by_default(capsys):
+    Agent(one_call_then(), tools=[double], host=Host(load_entrypoints=False)).run("x")
+    assert capsys.readouterr().err == ""
 
 
 # --- meta-tests ----------------------------------------------------------------------------------
