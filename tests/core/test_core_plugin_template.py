@@ -84,7 +84,8 @@ AGENT_CODE = """
         "greet_source": host.tools()["greet"].source,
         "tool_result": result.tool_calls[0].result,
         "answer": result.answer,
-        "errors": [[e.plugin, e.stage, e.error, e.traceback] for e in host.load_errors],
+        "errors": [[e.plugin, e.stage, e.error, e.traceback] for e in host.load_errors
+                   if e.plugin in ("hello", "broken")],
     }))
 """
 
