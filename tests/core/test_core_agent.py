@@ -553,3 +553,16 @@ def test_scripted_spec_names():
     assert from_spec("echo").name == "scripted:echo"
     with pytest.raises(ConfigurationError, match="Unknown scripted LLM 'nope'. Known: echo"):
         from_spec("nope")
+
+
+def test_leaving_a_stream_early_does_not_hang(add_tool):
+    agent = Agent(ScriptedLLM([ToolCall("add", {"a": 1, "b": 2}), "done"]), tools=[add_tool])
+    kinds = []
+    for event in agent.stream("x"):
+        kinds.append(event.kind)
+        if event.kind == "ModelResponded":
+            break
+    assert kinds == ["RunStarted", "ModelResponded"]
+    # the agent is still usable afterwards
+    agent2 = Agent(ScriptedLLM(["again"]))
+    assert agent2.run("x").answer == "again"
