@@ -169,11 +169,19 @@ class OpenAIChat:
         schema = opts.pop("output_schema", None)
         if schema is not None and not tools and style is None:
             messages = with_instruction(messages, schema_instruction(schema))
-        req: dict[str, Any] = {"model": self.model,
-                               "messages": [m.to_openai() for m in messages]}
+        wire = [m.to_openai() for m in messages]
+        if self.base_url is not None:
+            # Compatible servers validate more strictly than OpenAI: llama-cpp-python's
+            # rejects an assistant turn whose content is null (a pure tool call).
+            for m in wire:
+                if m.get("role") == "assistant" and m.get("content") is None:
+                    m["content"] = ""
+        req: dict[str, Any] = {"model": self.model, "messages": wire}
         if tools:
             req["tools"] = [t.spec() for t in tools]
-        choice = _tool_choice(opts.pop("tool_choice", None), tools)
+        # Sent explicitly: some servers (llama-cpp-python's function-calling handler)
+        # ignore the tools unless tool_choice is given, unlike OpenAI's "auto" default.
+        choice = _tool_choice(opts.pop("tool_choice", None) or "auto", tools)
         if choice is not None:
             req["tool_choice"] = choice
         if schema is not None and not tools and style is not None:
@@ -342,6 +350,7 @@ class OpenAIChat:
         usage = Usage()
         finish = None
         model = self.model
+        answered = False
         try:
             for chunk in self.client.chat.completions.create(**req):
                 if getattr(chunk, "usage", None) is not None:
@@ -350,6 +359,7 @@ class OpenAIChat:
                 model = getattr(chunk, "model", None) or model
                 if not chunk.choices:
                     continue
+                answered = True
                 choice_ = chunk.choices[0]
                 finish = choice_.finish_reason or finish
                 delta = choice_.delta
@@ -376,6 +386,14 @@ class OpenAIChat:
                         slot["arguments"] += tc.function.arguments or ""
         except openai.OpenAIError as exc:
             raise self._error(exc) from exc
+        if not answered and tools:
+            # Some servers cannot stream tool calls and close the stream empty
+            # (llama-cpp-python: "Automatic streaming tool choice is not supported").
+            response = self.complete(messages, tools, **options)
+            if response.text:
+                yield StreamDelta(response.text)
+            yield response
+            return
         tool_calls = [ToolCall(c["name"], c["arguments"] or "{}", c["id"])
                       for _, c in sorted(calls.items())]
         response = self.read(LLMResponse(text="".join(text) or None, tool_calls=tool_calls,

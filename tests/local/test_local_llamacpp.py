@@ -7,6 +7,7 @@ import json
 import jsonschema
 import pytest
 from pydantic import BaseModel
+
 from sapient import Agent, ConfigurationError, Message, tool
 from sapient.connectors.llamacpp import LlamaCppLLM, digits_grammar, parse_spec
 from sapient.core.llm import LLMResponse, StreamDelta
