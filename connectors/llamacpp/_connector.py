@@ -246,7 +246,8 @@ class LlamaCppLLM:
                                   **sampling).run()
             usage.completion_tokens += gen.completion_tokens
             arguments = gen.text.strip()
-            arguments = arguments[:-1].rstrip() if arguments.endswith("}}") else arguments
+            if arguments.endswith("}"):  # the call object's own closing brace
+                arguments = arguments[:-1].rstrip()
             call = ToolCall(name=chosen, arguments=arguments or "{}",
                             id=f"call_{uuid.uuid4().hex[:12]}")
             reason = "tool_calls" if gen.finish_reason == "stop" else "length"
@@ -272,7 +273,7 @@ class LlamaCppLLM:
 def _call_complete(text: str) -> bool:
     """Arguments plus the call's closing brace are complete."""
     stripped = text.rstrip()
-    return stripped.endswith("}}") and json_complete(stripped[:-1])
+    return stripped.endswith("}") and json_complete(stripped[:-1])
 
 
 def _forced_name(tool_choice: Any, tools: Sequence[Any]) -> str | None:
