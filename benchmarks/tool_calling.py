@@ -160,6 +160,8 @@ class Outcome:
     seconds: float = 0.0
     tokens: int = 0
     error: str | None = None
+    decode_s: float = 0.0
+    decode_tokens: int = 0
 
 
 @dataclass
@@ -169,6 +171,8 @@ class Tally:
     correct: int = 0
     seconds: list[float] = field(default_factory=list)
     tokens: int = 0
+    decode_s: float = 0.0
+    decode_tokens: int = 0
 
     def add(self, outcome: Outcome, ok_valid: bool, ok_correct: bool) -> None:
         self.n += 1
@@ -176,6 +180,8 @@ class Tally:
         self.correct += ok_correct
         self.seconds.append(outcome.seconds)
         self.tokens += outcome.tokens
+        self.decode_s += outcome.decode_s
+        self.decode_tokens += outcome.decode_tokens
 
     def summary(self) -> dict[str, float]:
         total = sum(self.seconds)
@@ -185,6 +191,8 @@ class Tally:
             "s_per_call": round(total / self.n, 3) if self.n else 0.0,
             "s_median": round(statistics.median(self.seconds), 3) if self.seconds else 0.0,
             "tokens_per_s": round(self.tokens / total, 1) if total else 0.0,
+            "decode_tokens_per_s": (round(self.decode_tokens / self.decode_s, 1)
+                                    if self.decode_s else None),
         }
 
 
@@ -205,6 +213,14 @@ def first_call_object(text: str) -> Any:
     return first
 
 
+def _timings(out: Outcome, resp: Any) -> None:
+    """Pure decoding speed from the llamacpp connector's timings (prompt excluded)."""
+    raw = getattr(resp, "raw", None)
+    if isinstance(raw, dict) and "timings" in raw:
+        out.decode_s = raw["timings"]["decode_s"]
+        out.decode_tokens = resp.usage.completion_tokens
+
+
 def _count_tokens(llm: Any, text: str, usage_tokens: int) -> int:
     if isinstance(llm, LlamaCppLLM) and text:
         return len(llm.llama.tokenize(text.encode(), add_bos=False, special=False))
@@ -216,6 +232,7 @@ def run_plain(llm: Any, msgs: list[Message], tools: list[Tool], max_tokens: int)
     t0 = time.perf_counter()
     resp = llm.complete([system, *msgs], (), max_tokens=max_tokens, temperature=0)
     out = Outcome(seconds=time.perf_counter() - t0)
+    _timings(out, resp)
     text = resp.text or ""
     out.tokens = _count_tokens(llm, text, resp.usage.completion_tokens)
     data = first_call_object(text)
@@ -276,6 +293,7 @@ def run_constrained(llm: Any, msgs: list[Message], tools: list[Tool],
     resp = llm.complete(msgs, tools, tool_choice="required", max_tokens=max_tokens,
                         temperature=0)
     out = Outcome(seconds=time.perf_counter() - t0)
+    _timings(out, resp)
     if resp.tool_calls:
         call = resp.tool_calls[0]
         out.name = call.name
@@ -359,16 +377,19 @@ def main(argv: list[str] | None = None) -> int:
         o.correct += t.correct
         o.seconds += t.seconds
         o.tokens += t.tokens
+        o.decode_s += t.decode_s
+        o.decode_tokens += t.decode_tokens
 
     print(f"\nBFCL tool calling with {args.llm} ({wall:.0f} s in all)\n")
     header = f"{'category':<14} {'mode':<12} {'n':>4} {'valid':>7} {'accuracy':>9} " \
-             f"{'s/call':>7} {'median':>7} {'tok/s':>7}"
+             f"{'s/call':>7} {'median':>7} {'tok/s':>7} {'decode tok/s':>13}"
     print(header)
     print("-" * len(header))
     for (category, mode), t in list(tallies.items()) + [(("all", m), overall[m]) for m in modes]:
         s = t.summary()
         print(f"{category:<14} {mode:<12} {t.n:>4} {s['valid']:>7.1%} {s['accuracy']:>9.1%} "
-              f"{s['s_per_call']:>7.2f} {s['s_median']:>7.2f} {s['tokens_per_s']:>7.1f}")
+              f"{s['s_per_call']:>7.2f} {s['s_median']:>7.2f} {s['tokens_per_s']:>7.1f} "
+              f"{s['decode_tokens_per_s'] or '-':>13}")
     if "constrained" in overall and "plain" in overall and overall["plain"].seconds:
         ratio = overall["constrained"].summary()["s_per_call"] / \
             max(overall["plain"].summary()["s_per_call"], 1e-9)

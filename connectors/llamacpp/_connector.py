@@ -219,6 +219,12 @@ class LlamaCppLLM:
         prompt = self.render(messages, tools, "required" if forced else tool_choice)
         base = self._tokens(prompt)
         usage = Usage(prompt_tokens=len(base), completion_tokens=0, requests=1)
+        timings = {"prompt_s": 0.0, "decode_s": 0.0, "evaluated_tokens": 0}
+
+        def note(g: Any) -> None:
+            timings["prompt_s"] += g.prompt_s
+            timings["decode_s"] += g.decode_s
+            timings["evaluated_tokens"] += g.evaluated_tokens
 
         chosen: str | None = forced
         if chosen is None and tools:
@@ -232,6 +238,7 @@ class LlamaCppLLM:
                     self._tokens(prompt + '{"name": "'), grammar=choice_grammar(candidates),
                     max_tokens=64, is_complete=lambda s: s.endswith('"'), **sampling).run()
                 usage.completion_tokens += pick.completion_tokens
+                note(pick)
                 chosen = pick.text[:-1] if pick.text.endswith('"') else pick.text
                 if chosen not in candidates:
                     raise LLMError(f"Tool choice decoding ended early ({pick.text!r}); raise "
@@ -245,6 +252,7 @@ class LlamaCppLLM:
                                   max_tokens=max_tokens, is_complete=_call_complete,
                                   **sampling).run()
             usage.completion_tokens += gen.completion_tokens
+            note(gen)
             arguments = gen.text.strip()
             if arguments.endswith("}"):  # the call object's own closing brace
                 arguments = arguments[:-1].rstrip()
@@ -252,7 +260,7 @@ class LlamaCppLLM:
                             id=f"call_{uuid.uuid4().hex[:12]}")
             reason = "tool_calls" if gen.finish_reason == "stop" else "length"
             yield LLMResponse(text=None, tool_calls=[call], usage=usage, finish_reason=reason,
-                              model=self.model)
+                              model=self.model, raw={"timings": timings})
             return
 
         if grammar is None and output_schema is not None:
@@ -265,9 +273,11 @@ class LlamaCppLLM:
         for delta in gen:
             yield StreamDelta(delta)
         usage.completion_tokens += gen.completion_tokens
+        note(gen)
         text = gen.text.strip() if output_schema is not None else gen.text
         yield LLMResponse(text=text, tool_calls=[], usage=usage,
-                          finish_reason=gen.finish_reason, model=self.model)
+                          finish_reason=gen.finish_reason, model=self.model,
+                          raw={"timings": timings})
 
 
 def _call_complete(text: str) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import ctypes
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -26,6 +27,8 @@ from sapient.core.errors import ConfigurationError, LLMError
 
 __all__ = ["Engine", "Generation", "GrammarError"]
 
+#: Candidates checked against the grammar before falling back to the whole vocabulary.
+_SHORTLIST = 64
 _TOKEN_DTYPE = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True)
 
 
@@ -38,6 +41,9 @@ class Generation:
 
     Attributes:
         text: everything generated (stop strings removed).
+        prompt_s / decode_s: seconds spent evaluating the prompt and decoding.
+        evaluated_tokens: prompt tokens actually evaluated (the rest came from the
+            KV cache).
         prompt_tokens / completion_tokens: token counts of this run.
         finish_reason: ``"stop"`` (end of generation, a stop string or a complete
             grammar), or ``"length"`` (``max_tokens`` or the context ran out).
@@ -49,6 +55,9 @@ class Generation:
         self.prompt_tokens = 0
         self.completion_tokens = 0
         self.finish_reason: str | None = None
+        self.prompt_s = 0.0
+        self.decode_s = 0.0
+        self.evaluated_tokens = 0
 
     def __iter__(self) -> Iterator[str]:
         return self._steps
@@ -83,6 +92,7 @@ class Engine:
         self._buf = ctypes.create_string_buffer(64)
         self._pieces: dict[int, bytes] = {}
         self._ids: dict[bytes, int] | None = None
+        self._kept = 0
 
     # -- tokens ------------------------------------------------------------------------
 
@@ -123,6 +133,7 @@ class Engine:
             keep = 0
             llama._ctx.kv_cache_clear()
         llama.n_tokens = keep
+        self._kept = keep
         llama.eval(list(tokens[keep:]))
 
     def _logits(self) -> np.ndarray:
@@ -225,19 +236,19 @@ class Engine:
         with self.lock:
             smpl = self._grammar_sampler(grammar) if grammar else None
             try:
+                started = time.perf_counter()
+                n_before = self.llama.n_tokens
                 self._feed(tokens)
+                gen.evaluated_tokens = self.llama.n_tokens - min(n_before, self._kept)
+                decoding = time.perf_counter()
+                gen.prompt_s = decoding - started
                 finish = "length"
                 for _ in range(budget):
                     logits = self._logits()
                     token = self._pick(logits, rng, temperature, top_k, top_p)
                     if smpl is not None and not self._allowed(smpl, token):
-                        masked = self._mask(smpl, logits)
-                        if not np.isfinite(masked).any():
-                            raise LLMError("The grammar allows no further token; it may be "
-                                           "contradictory.", provider="llamacpp")
-                        healed = self._heal(token, masked)
-                        token = healed if healed is not None else self._pick(
-                            masked, rng, temperature, top_k, top_p)
+                        token = self._constrained_pick(smpl, token, logits, rng, temperature,
+                                                       top_k, top_p)
                     if token in stop_tokens or self.is_eog(token):
                         finish = "stop"
                         break
@@ -264,11 +275,41 @@ class Engine:
                     yield text[emitted:]
                 gen.text = text
                 gen.finish_reason = finish
+                gen.decode_s = time.perf_counter() - decoding
             finally:
                 if smpl is not None:
                     self._lib.llama_sampler_free(smpl)
 
-    def _heal(self, rejected: int, masked: np.ndarray) -> int | None:
+    def _constrained_pick(self, smpl: Any, rejected: int, logits: np.ndarray,
+                          rng: np.random.Generator | None, temperature: float, top_k: int,
+                          top_p: float) -> int:
+        """A token the grammar allows, after it rejected the model's first choice.
+
+        Cheapest first: a healed prefix of the rejected token; then the best allowed
+        token among the 64 most likely ones (for greedy decoding this is exactly the
+        best allowed token overall); only then the whole vocabulary.
+        """
+        healed = self._heal(smpl, rejected)
+        if healed is not None:
+            return healed
+        k = min(_SHORTLIST, self.n_vocab)
+        idx = np.argpartition(logits, -k)[-k:].astype(np.intc)
+        short = self._cands[:k]
+        short["id"] = idx
+        short["logit"] = logits[idx]
+        self._apply(smpl, short)
+        allowed = np.isfinite(short["logit"])
+        if allowed.any():
+            masked = np.full(self.n_vocab, -np.inf, dtype=np.float32)
+            masked[idx[allowed]] = logits[idx[allowed]]
+        else:
+            masked = self._mask(smpl, logits)
+            if not np.isfinite(masked).any():
+                raise LLMError("The grammar allows no further token; it may be "
+                               "contradictory.", provider="llamacpp")
+        return self._pick(masked, rng, temperature, top_k, top_p)
+
+    def _heal(self, smpl: Any, rejected: int) -> int | None:
         """The longest allowed token whose text is a prefix of the rejected token's.
 
         A model that wants ``},`` where the grammar allows only ``}`` meant to close
@@ -281,7 +322,7 @@ class Engine:
         ids = self._piece_ids()
         for n in range(len(piece) - 1, 0, -1):
             tid = ids.get(piece[:n])
-            if tid is not None and np.isfinite(masked[tid]):
+            if tid is not None and self._allowed(smpl, tid):
                 return tid
         return None
 
