@@ -102,7 +102,9 @@ class LlamaCppLLM:
         verbose: let llama.cpp log to stderr.
 
     The model is loaded on first use and shared by every instance with the same
-    file and settings. Calls from several threads are serialised.
+    file and settings. Calls from several threads are serialised. Each response's
+    ``raw["timings"]`` holds ``prompt_s``, ``decode_s`` and ``evaluated_tokens``
+    (prompt tokens not served from the KV cache).
     """
 
     provider = "llamacpp"
