@@ -10,8 +10,9 @@ Runs the Berkeley Function Calling Leaderboard categories ``simple_python`` and
 ``handler``
     The backend's own tool calling. For a llama.cpp model that is
     llama-cpp-python's ``chatml-function-calling`` chat handler (tools passed as
-    OpenAI specs, ``tool_choice="auto"``); for an OpenAI-compatible server it is the
-    server's native ``tools`` support, without Sapient's shims.
+    OpenAI specs, ``tool_choice="auto"``, and a one-line system message, without
+    which that handler's template shows no functions); for an OpenAI-compatible
+    server it is the server's native ``tools`` support, without Sapient's shims.
 ``constrained``
     Sapient's connector with ``tool_choice="required"``: for llama.cpp the model
     picks the tool under a grammar and writes the arguments under a grammar made
@@ -249,8 +250,12 @@ def run_handler(llm: Any, msgs: list[Message], tools: list[Tool], max_tokens: in
         from llama_cpp.llama_chat_format import get_chat_completion_handler
 
         handler = get_chat_completion_handler("chatml-function-calling")
+        wire = [m.to_openai() for m in msgs]
+        if not any(m["role"] == "system" for m in wire):
+            # The handler's template lists the functions only inside a system message.
+            wire.insert(0, {"role": "system", "content": HANDLER_SYSTEM})
         t0 = time.perf_counter()
-        resp = handler(llama=llm.llama, messages=[m.to_openai() for m in msgs],
+        resp = handler(llama=llm.llama, messages=wire,
                        tools=[t.spec() for t in tools], tool_choice="auto", temperature=0,
                        max_tokens=max_tokens)
         out.seconds = time.perf_counter() - t0
@@ -305,6 +310,9 @@ def run_constrained(llm: Any, msgs: list[Message], tools: list[Tool],
             out.args = None
     return out
 
+
+#: A neutral system message for the handler mode (see run_handler).
+HANDLER_SYSTEM = "You are a helpful assistant. Call a function to answer the user."
 
 RUNNERS = {"plain": run_plain, "handler": run_handler, "constrained": run_constrained}
 
