@@ -37,6 +37,8 @@ from ._prompt import ANSWER, PromptFormat, normalise, render_tools
 
 __all__ = ["LlamaCppLLM", "load_llama"]
 
+#: Extra tokens allowed to close JSON that ``max_tokens`` cut short (see Engine.generate).
+_WRAP_UP = 64
 _LOADED: dict[tuple[Any, ...], tuple[Any, Any]] = {}
 _LOAD_LOCK = threading.Lock()
 
@@ -252,7 +254,7 @@ class LlamaCppLLM:
             gen = engine.generate(self._tokens(prefix),
                                   grammar=call_arguments_grammar(t.parameters),
                                   max_tokens=max_tokens, is_complete=_call_complete,
-                                  **sampling).run()
+                                  wrap_up=_WRAP_UP, **sampling).run()
             usage.completion_tokens += gen.completion_tokens
             note(gen)
             arguments = gen.text.strip()
@@ -271,7 +273,7 @@ class LlamaCppLLM:
             base, grammar=grammar, max_tokens=max_tokens,
             stop=[*self.prompt_format.stop, *stop], stop_tokens=self._stop_tokens(),
             is_complete=json_complete if output_schema is not None and grammar else None,
-            **sampling)
+            wrap_up=_WRAP_UP if output_schema is not None else 0, **sampling)
         for delta in gen:
             yield StreamDelta(delta)
         usage.completion_tokens += gen.completion_tokens

@@ -93,6 +93,7 @@ class Engine:
         self._pieces: dict[int, bytes] = {}
         self._ids: dict[bytes, int] | None = None
         self._kept = 0
+        self._closers: list[int] | None = None
 
     # -- tokens ------------------------------------------------------------------------
 
@@ -200,6 +201,7 @@ class Engine:
         stop: Sequence[str] = (),
         stop_tokens: Sequence[int] = (),
         is_complete: Callable[[str], bool] | None = None,
+        wrap_up: int = 0,
     ) -> Generation:
         """Generate after ``tokens``; optionally under a GBNF ``grammar``.
 
@@ -207,7 +209,10 @@ class Engine:
         the end and the text is whole (e.g. a closed JSON object), which saves the
         forward pass that would only produce the end-of-generation token.
         ``stop_tokens`` end the generation like end-of-generation tokens do (turn
-        markers of a chat format, which render as no text).
+        markers of a chat format, which render as no text). ``wrap_up`` extra tokens
+        may follow an exhausted ``max_tokens`` under a grammar: in them, tokens that
+        close strings, arrays and objects are preferred, so JSON cut short by the
+        budget still ends well-formed (the finish reason stays ``"length"``).
         """
         if not tokens:
             raise LLMError("Nothing to generate from: the prompt is empty.", provider="llamacpp")
@@ -219,15 +224,17 @@ class Engine:
             )
         gen = Generation(iter(()))
         gen._steps = self._steps(gen, list(tokens), max_tokens, grammar, temperature, top_k,
-                                 top_p, seed, tuple(stop), frozenset(stop_tokens), is_complete)
+                                 top_p, seed, tuple(stop), frozenset(stop_tokens), is_complete,
+                                 wrap_up if grammar else 0)
         return gen
 
     def _steps(self, gen: Generation, tokens: list[int], max_tokens: int, grammar: str | None,
                temperature: float, top_k: int, top_p: float, seed: int | None,
                stop: tuple[str, ...], stop_tokens: frozenset[int],
-               is_complete: Callable[[str], bool] | None) -> Iterator[str]:
+               is_complete: Callable[[str], bool] | None, wrap_up: int) -> Iterator[str]:
         rng = np.random.default_rng(seed) if temperature > 0 else None
         budget = max(0, min(max_tokens, self.n_ctx - len(tokens)))
+        extra = max(0, min(wrap_up, self.n_ctx - len(tokens) - budget))
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         hold = max((len(s) for s in stop), default=0)
         text = ""
@@ -243,14 +250,16 @@ class Engine:
                 decoding = time.perf_counter()
                 gen.prompt_s = decoding - started
                 finish = "length"
-                for _ in range(budget):
+                for step in range(budget + extra):
                     logits = self._logits()
-                    token = self._pick(logits, rng, temperature, top_k, top_p)
+                    closing = self._closer(smpl) if step >= budget else None
+                    token = closing if closing is not None else self._pick(
+                        logits, rng, temperature, top_k, top_p)
                     if smpl is not None and not self._allowed(smpl, token):
                         token = self._constrained_pick(smpl, token, logits, rng, temperature,
                                                        top_k, top_p)
                     if token in stop_tokens or self.is_eog(token):
-                        finish = "stop"
+                        finish = "stop" if step < budget else "length"
                         break
                     if smpl is not None:
                         self._lib.llama_sampler_accept(smpl, token)
@@ -267,7 +276,7 @@ class Engine:
                         emitted = safe
                     if (is_complete is not None and smpl is not None
                             and self._allowed_end(smpl) and is_complete(text)):
-                        finish = "stop"
+                        finish = "stop" if step < budget else "length"
                         break
                     self.llama.eval([token])
                 text += decoder.decode(b"", final=True)
@@ -335,6 +344,21 @@ class Engine:
             ids.pop(b"", None)
             self._ids = ids
         return self._ids
+
+    def _closer(self, smpl: Any) -> int | None:
+        """The shortest allowed token made only of closing characters (``"]}``).
+
+        Shortest first: inside a string only ``"`` ends it (``]]]`` would be text),
+        and each step then closes one more level.
+        """
+        if self._closers is None:
+            closers = [(len(p), p, tid) for p, tid in self._piece_ids().items()
+                       if p.strip() and not p.strip().strip(b'"]}')]
+            self._closers = [tid for _, _, tid in sorted(closers)]
+        for tid in self._closers:
+            if self._allowed(smpl, tid):
+                return tid
+        return None
 
     def _allowed_end(self, smpl: Any) -> bool:
         eos = self.llama.token_eos()
