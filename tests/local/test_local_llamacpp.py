@@ -180,3 +180,10 @@ def test_default_model_is_rebuilt_when_the_cached_copy_is_damaged(gguf_path, tmp
     assert hashlib.sha256(path.read_bytes()).hexdigest() == pkg.EXPECTED_SHA256
     assert not list(target.parent.glob(".assembling-*"))  # no temporary file left behind
     assert default_model_path(tmp_path) == target  # verified copy is reused
+
+
+def test_arguments_cut_short_by_the_budget_still_parse(local_llm):
+    resp = local_llm.complete([Message.user("What is the weather in Paris?")], [get_weather],
+                              tool_choice="get_weather", max_tokens=3)
+    assert resp.finish_reason == "length"
+    get_weather.validate(resp.tool_calls[0].arguments)  # closed by the wrap-up tokens
