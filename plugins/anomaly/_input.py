@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-
 from sapient.core.errors import SapientError
 
 __all__ = ["AnomalyInputError", "PreparedSeries", "load_series", "MIN_POINTS"]

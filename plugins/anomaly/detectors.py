@@ -44,6 +44,7 @@ __all__ = [
     "robust_z",
     "estimate_period",
     "smooth",
+    "rolling_median",
 ]
 
 
@@ -70,6 +71,20 @@ def smooth(x: np.ndarray, span: int) -> np.ndarray:
     if span <= 1:
         return np.asarray(x, dtype="float64")
     return pd.Series(x).rolling(span, center=True, min_periods=1).mean().to_numpy()
+
+
+def rolling_median(x: np.ndarray, window: int) -> np.ndarray:
+    """Centred rolling median; the ends are extended by odd reflection (the local slope
+    continues), so the first and last points are not judged against a lagging median."""
+    x = np.asarray(x, dtype="float64")
+    k = min(window // 2, len(x) - 1)
+    if k < 1:
+        return x.copy()
+    left = 2 * x[0] - x[k:0:-1]
+    right = 2 * x[-1] - x[-2:-k - 2:-1]
+    padded = np.concatenate([left, x, right])
+    med = pd.Series(padded).rolling(2 * k + 1, center=True, min_periods=1).median().to_numpy()
+    return med[k:k + len(x)]
 
 
 def estimate_period(series: PreparedSeries, max_period: int | None = None) -> int | None:
@@ -168,11 +183,10 @@ class RollingMAD(Detector):
 
     def score(self, series: PreparedSeries) -> np.ndarray:
         w = self._window(series)
-        med = pd.Series(series.values).rolling(w, center=True, min_periods=1).median().to_numpy()
-        return robust_z(series.values - med)
+        return robust_z(series.values - rolling_median(series.values, w))
 
 
-def _stl_jumps(period: int, seasonal: int = 7) -> dict[str, int]:
+def _stl_jumps(period: int, seasonal: int = 13) -> dict[str, int]:
     """R's ``stl`` defaults: evaluate each loess every ~10% of its window and
     interpolate, which makes STL 10-30x faster with the same residuals in practice."""
     trend = int(np.ceil(1.5 * period / (1 - 1.5 / seasonal))) | 1
@@ -194,13 +208,17 @@ class STLResidual(Detector):
     Args:
         period: seasonal period in points (default: from timestamps or autocorrelation).
         smoothing: span of the moving average applied to the residual scores.
+        seasonal: STL's seasonal smoother length (odd). 13 rather than statsmodels' 7:
+            with 7, a lone spike can be absorbed into the seasonal component.
     """
 
     name = "stl"
 
-    def __init__(self, period: int | None = None, smoothing: int | None = None) -> None:
+    def __init__(self, period: int | None = None, smoothing: int | None = None,
+                 seasonal: int = 13) -> None:
         self.period = period
         self.smoothing = smoothing
+        self.seasonal = seasonal
 
     def score(self, series: PreparedSeries) -> np.ndarray:
         from statsmodels.tsa.seasonal import STL
@@ -208,11 +226,10 @@ class STLResidual(Detector):
         period = self.period or estimate_period(series)
         x = series.values
         if period is None or period < 2 or len(x) < 2 * period + 1:
-            trend = pd.Series(x).rolling(max(5, len(x) // 20) | 1, center=True,
-                                         min_periods=1).median().to_numpy()
-            resid = x - trend
+            resid = x - rolling_median(x, max(5, len(x) // 20) | 1)
         else:
-            resid = STL(x, period=int(period), robust=True, **_stl_jumps(int(period))).fit().resid
+            resid = STL(x, period=int(period), seasonal=self.seasonal, robust=True,
+                        **_stl_jumps(int(period), self.seasonal)).fit().resid
         z = robust_z(resid)
         return smooth(z, self.smoothing or 1)
 

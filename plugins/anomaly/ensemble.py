@@ -123,7 +123,7 @@ def config_for(sensitivity: float = 0.5) -> ThresholdConfig:
     if not 0.0 <= sensitivity <= 1.0:
         raise ValueError(f"sensitivity must be between 0 and 1, got {sensitivity}.")
     return ThresholdConfig(
-        min_score=round(6.0 - 4.0 * sensitivity, 3),
+        min_score=round(8.0 - 4.0 * sensitivity, 3),
         max_intervals=int(round(1 + 4 * sensitivity)),
         min_percent=round(0.2 - 0.2 * sensitivity, 3),
     )

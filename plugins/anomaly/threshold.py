@@ -56,7 +56,7 @@ class ThresholdConfig:
     padding_fraction: float = 0.005
     merge_fraction: float = 0.02
     max_intervals: int = 3
-    min_score: float = 4.0
+    min_score: float = 6.0
     keep_top: bool = True
 
 
@@ -136,7 +136,7 @@ def find_intervals(scores: np.ndarray, config: ThresholdConfig | None = None,
     above = s > eps
     if not above.any():
         return []
-    pad = _auto(cfg.padding, n, cfg.padding_fraction, 2, 50)
+    pad = _auto(cfg.padding, n, cfg.padding_fraction, 2 if n >= 200 else 0, 50)
     if pad:
         kernel = np.ones(2 * pad + 1, dtype=bool)
         above = np.convolve(above, kernel, mode="same") > 0
