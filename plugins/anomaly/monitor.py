@@ -69,7 +69,7 @@ class AnomalyMonitor:
     Args:
         window: how many recent values and errors are kept (bounds memory).
         lookback: values whose median is the forecast of the next one.
-        min_history: points seen before any alert is raised.
+        min_history: forecast errors learned before any alert is raised.
         threshold: score (robust standard deviations of the error) that raises an alert.
         gap: an alert stays open across up to this many quiet points.
         flat_run: identical consecutive values that count as a flat line.
@@ -108,7 +108,7 @@ class AnomalyMonitor:
         new: list[MonitorAlert] = []
         history = np.fromiter(self._values, dtype="float64", count=len(self._values))
         flagged = False
-        if len(history) >= max(self.min_history, self.lookback):
+        if len(history) >= self.lookback:
             expected = float(np.median(history[-self.lookback:]))
             error = abs(x - expected)
             errs = np.fromiter(self._errors, dtype="float64", count=len(self._errors))
@@ -118,7 +118,7 @@ class AnomalyMonitor:
             if scale <= 0:
                 scale = float(history.std()) or 0.0
             score = error / scale if scale > 0 else 0.0
-            if score >= self.threshold:
+            if score >= self.threshold and len(errs) >= self.min_history:
                 flagged = True
                 kind = "spike" if x > expected else "dip"
                 new += self._flag(index, timestamp, x, expected, score, kind)

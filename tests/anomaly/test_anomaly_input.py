@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
 from sapient import SapientError
 from sapient.plugins.anomaly import AnomalyInputError, detect, load_series
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
 from sapient.plugins.anomaly.scoring import Counts, mean_f1, overlap_counts, overlaps
 
 
