@@ -49,6 +49,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "sapient.core.runtime",
     "sapient.connectors.scripted",
     "sapient.connectors.openai",
+    "sapient.connectors.llamacpp",
     "sapient.connectors.embeddings",
     "sapient.plugins.functions",
     "sapient.plugins.anomaly",

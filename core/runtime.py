@@ -82,11 +82,11 @@ def call_tool(invocation: ToolInvocation) -> Any:
             future = asyncio.run_coroutine_threadsafe(coro, run.loop)
             try:
                 return future.result()
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 raise ToolTimeoutError(tool.name, tool.timeout or 0) from None
         try:
             return asyncio.run(coro)
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             raise ToolTimeoutError(tool.name, tool.timeout or 0) from None
     if tool.timeout is None:
         return tool.function(*args, **kwargs)

@@ -1,0 +1,283 @@
+"""The in-process llama.cpp model with grammar-constrained tool calls.
+
+How a turn with tools is decoded (see docs/local_llms.md):
+
+1. The prompt lists the tools (name, description, JSON schema) and the reply format
+   ``{"name": ..., "arguments": {...}}``.
+2. Choice: the reply is started as ``{"name": "`` and the model continues under a
+   grammar that admits exactly the registered tool names (plus ``answer`` when
+   ``tool_choice="auto"``). A forced tool (``tool_choice="<name>"``) skips this step.
+3. Arguments: ``, "arguments": `` is appended and the model writes the arguments
+   under a grammar generated from that tool's JSON schema, so every call parses and
+   validates against the schema.
+4. ``answer`` (or no tools): the model writes its reply freely, or under the
+   grammar of ``output_schema`` (structured output) or of an explicit ``grammar``.
+
+Both steps share the KV cache, so the second one only evaluates the few new tokens.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from sapient.core.errors import ConfigurationError, LLMError
+from sapient.core.llm import LLMResponse, StreamDelta
+from sapient.core.messages import Message, ToolCall, Usage
+
+from ._grammar import choice_grammar, json_complete, schema_grammar
+from ._prompt import ANSWER, PromptFormat, normalise, render_tools
+
+__all__ = ["LlamaCppLLM", "load_llama"]
+
+_LOADED: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def default_threads() -> int:
+    """Half the logical CPUs (llama.cpp's own default): physical cores on most machines."""
+    return max(1, (os.cpu_count() or 2) // 2)
+
+
+def _close_all() -> None:
+    """Free loaded models before interpreter teardown (their finalizers fail late)."""
+    with _LOAD_LOCK:
+        for llama, _ in _LOADED.values():
+            with contextlib.suppress(Exception):  # best effort at exit
+                llama.close()
+        _LOADED.clear()
+
+
+def load_llama(path: Path, *, n_ctx: int, n_threads: int, n_batch: int,
+               verbose: bool = False) -> tuple[Any, Any]:
+    """Load (once per process and settings) a model and its decoding engine."""
+    key = (str(path), n_ctx, n_threads, n_batch)
+    with _LOAD_LOCK:
+        if key in _LOADED:
+            return _LOADED[key]
+        try:
+            import llama_cpp
+        except ImportError as exc:
+            raise ConfigurationError(
+                "The llamacpp connector needs llama-cpp-python: pip install 'sapient[local]'."
+            ) from exc
+        from ._engine import Engine
+
+        try:
+            llama = llama_cpp.Llama(str(path), n_ctx=n_ctx, n_threads=n_threads,
+                                    n_threads_batch=n_threads, n_batch=n_batch,
+                                    verbose=verbose)
+        except (ValueError, RuntimeError) as exc:
+            raise ConfigurationError(
+                f"llama.cpp could not load '{path}': {exc}. Check that it is a complete GGUF "
+                "file for an architecture this llama-cpp-python version supports, and that "
+                "n_ctx fits in memory."
+            ) from exc
+        if not _LOADED:
+            atexit.register(_close_all)
+        _LOADED[key] = (llama, Engine(llama))
+        return _LOADED[key]
+
+
+class LlamaCppLLM:
+    """A local GGUF model run in-process by llama.cpp (``llama-cpp-python``).
+
+    Args:
+        model_path: the ``.gguf`` file.
+        n_ctx: context size in tokens.
+        n_threads: CPU threads (default: half the logical CPUs).
+        n_batch: prompt tokens evaluated per batch.
+        chat_format: ``None`` uses the GGUF's chat template (or the architecture's
+            turn format when the file has none); or ``template``, ``gemma``,
+            ``chatml``, ``llama-3``.
+        temperature, max_tokens, seed, top_k, top_p: sampling defaults (greedy by
+            default, so runs repeat).
+        verbose: let llama.cpp log to stderr.
+
+    The model is loaded on first use and shared by every instance with the same
+    file and settings. Calls from several threads are serialised.
+    """
+
+    provider = "llamacpp"
+
+    def __init__(self, model_path: str | Path, *, n_ctx: int = 4096,
+                 n_threads: int | None = None, n_batch: int = 512,
+                 chat_format: str | None = None, temperature: float = 0.0,
+                 max_tokens: int = 512, seed: int | None = None, top_k: int = 40,
+                 top_p: float = 0.95, verbose: bool = False) -> None:
+        if n_ctx < 64:
+            raise ConfigurationError(f"n_ctx={n_ctx} is too small; use at least 512.")
+        self.model_path = Path(model_path)
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or default_threads()
+        self.n_batch = n_batch
+        self.chat_format = chat_format
+        self.verbose = verbose
+        self.defaults: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens,
+                                         "seed": seed, "top_k": top_k, "top_p": top_p}
+        self.model = self.model_path.name
+        self._llama: Any = None
+        self._engine: Any = None
+        self._format: PromptFormat | None = None
+
+    def __repr__(self) -> str:
+        return (f"LlamaCppLLM({str(self.model_path)!r}, n_ctx={self.n_ctx}, "
+                f"n_threads={self.n_threads})")
+
+    # -- loading ----------------------------------------------------------------------
+
+    def load(self) -> LlamaCppLLM:
+        """Load the model now (otherwise it loads on the first call)."""
+        if self._engine is None:
+            self._llama, self._engine = load_llama(
+                self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads,
+                n_batch=self.n_batch, verbose=self.verbose)
+            self._format = PromptFormat.for_model(self._llama, self.chat_format)
+        return self
+
+    @property
+    def llama(self) -> Any:
+        """The underlying ``llama_cpp.Llama`` (loaded on access)."""
+        return self.load()._llama
+
+    @property
+    def prompt_format(self) -> PromptFormat:
+        self.load()
+        assert self._format is not None
+        return self._format
+
+    def render(self, messages: Sequence[Message], tools: Sequence[Any] = (),
+               tool_choice: Any = "auto") -> str:
+        """The prompt text the model sees for these messages and tools."""
+        allow_answer = tool_choice in (None, "auto")
+        extra = render_tools(tools, allow_answer=allow_answer) if tools and \
+            tool_choice != "none" else None
+        return self.prompt_format.render(normalise(messages, extra))
+
+    def _tokens(self, text: str) -> list[int]:
+        bos = self.prompt_format.bos
+        return self._engine.tokenize(text, add_bos=not (bos and text.startswith(bos)))
+
+    def _stop_tokens(self) -> list[int]:
+        """Turn markers that are single special tokens: they end a reply."""
+        out = []
+        for marker in self.prompt_format.stop:
+            ids = self._engine.tokenize(marker, add_bos=False)
+            if len(ids) == 1:
+                out.append(ids[0])
+        return out
+
+    # -- the protocol -----------------------------------------------------------------
+
+    def complete(self, messages: Sequence[Message], tools: Sequence[Any] = (),
+                 **options: Any) -> LLMResponse:
+        final: LLMResponse | None = None
+        for item in self._turn(messages, tools, options):
+            if isinstance(item, LLMResponse):
+                final = item
+        assert final is not None
+        return final
+
+    def stream(self, messages: Sequence[Message], tools: Sequence[Any] = (),
+               **options: Any) -> Iterator[StreamDelta | LLMResponse]:
+        yield from self._turn(messages, tools, options)
+
+    # -- decoding ---------------------------------------------------------------------
+
+    def _sampling(self, opts: dict[str, Any]) -> dict[str, Any]:
+        return {"temperature": float(opts.get("temperature") or 0.0),
+                "top_k": int(opts.get("top_k") or 40),
+                "top_p": float(opts.get("top_p") or 0.95),
+                "seed": opts.get("seed")}
+
+    def _turn(self, messages: Sequence[Message], tools: Sequence[Any],
+              options: dict[str, Any]) -> Iterator[StreamDelta | LLMResponse]:
+        opts = {**self.defaults, **{k: v for k, v in options.items() if v is not None}}
+        tool_choice = opts.pop("tool_choice", "auto") or "auto"
+        output_schema = opts.pop("output_schema", None)
+        grammar = opts.pop("grammar", None)
+        max_tokens = int(opts.get("max_tokens") or 512)
+        stop = opts.get("stop") or []
+        stop = [stop] if isinstance(stop, str) else list(stop)
+        sampling = self._sampling(opts)
+        tools = list(tools)
+        forced = _forced_name(tool_choice, tools)
+        if tool_choice == "none":
+            tools = []
+        self.load()
+        engine = self._engine
+
+        by_name = {t.name: t for t in tools}
+        answer = ANSWER if ANSWER not in by_name else "reply_directly"
+        prompt = self.render(messages, tools, "required" if forced else tool_choice)
+        base = self._tokens(prompt)
+        usage = Usage(prompt_tokens=len(base), completion_tokens=0, requests=1)
+
+        chosen: str | None = forced
+        if chosen is None and tools:
+            candidates = list(by_name)
+            if tool_choice == "auto":
+                candidates.append(answer)
+            if len(candidates) == 1:
+                chosen = candidates[0]
+            else:
+                pick = engine.generate(
+                    self._tokens(prompt + '{"name": "'), grammar=choice_grammar(candidates),
+                    max_tokens=64, is_complete=lambda s: s.endswith('"'), **sampling).run()
+                usage.completion_tokens += pick.completion_tokens
+                chosen = pick.text[:-1] if pick.text.endswith('"') else pick.text
+                if chosen not in candidates:
+                    raise LLMError(f"Tool choice decoding ended early ({pick.text!r}); raise "
+                                   "max_tokens.", provider="llamacpp", model=self.model)
+
+        if chosen is not None and chosen != answer:
+            t = by_name[chosen]
+            prefix = prompt + f'{{"name": {json.dumps(chosen)}, "arguments": '
+            gen = engine.generate(self._tokens(prefix), grammar=schema_grammar(t.parameters),
+                                  max_tokens=max_tokens, is_complete=json_complete,
+                                  **sampling).run()
+            usage.completion_tokens += gen.completion_tokens
+            call = ToolCall(name=chosen, arguments=gen.text.strip() or "{}",
+                            id=f"call_{uuid.uuid4().hex[:12]}")
+            reason = "tool_calls" if gen.finish_reason == "stop" else "length"
+            yield LLMResponse(text=None, tool_calls=[call], usage=usage, finish_reason=reason,
+                              model=self.model)
+            return
+
+        if grammar is None and output_schema is not None:
+            grammar = schema_grammar(output_schema)
+        gen = engine.generate(
+            base, grammar=grammar, max_tokens=max_tokens,
+            stop=[*self.prompt_format.stop, *stop], stop_tokens=self._stop_tokens(),
+            is_complete=json_complete if output_schema is not None and grammar else None,
+            **sampling)
+        for delta in gen:
+            yield StreamDelta(delta)
+        usage.completion_tokens += gen.completion_tokens
+        text = gen.text.strip() if output_schema is not None else gen.text
+        yield LLMResponse(text=text, tool_calls=[], usage=usage,
+                          finish_reason=gen.finish_reason, model=self.model)
+
+
+def _forced_name(tool_choice: Any, tools: Sequence[Any]) -> str | None:
+    """The tool name a ``tool_choice`` forces, or None for auto/required/none."""
+    if isinstance(tool_choice, dict):
+        tool_choice = (tool_choice.get("function") or {}).get("name") or tool_choice.get("name")
+    if tool_choice in (None, "auto", "required", "none"):
+        if tool_choice == "required" and not tools:
+            raise ConfigurationError("tool_choice='required' but no tools were given.")
+        return None
+    names = [t.name for t in tools]
+    if tool_choice not in names:
+        raise ConfigurationError(
+            f"tool_choice names '{tool_choice}', which is not among the tools given "
+            f"({', '.join(names) or 'none'}). Pass that tool or another choice."
+        )
+    return str(tool_choice)

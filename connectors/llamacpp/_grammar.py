@@ -1,0 +1,133 @@
+"""GBNF grammars for constrained decoding: tool choice, tool arguments, digits.
+
+JSON schemas are converted with llama-cpp-python's own converter
+(``llama_cpp.llama_grammar.json_schema_to_gbnf``, a port of llama.cpp's
+``json_schema_to_grammar``), so the grammar follows the same rules as the
+``response_format`` of llama.cpp servers. Before conversion a schema is tightened
+for generation: objects without ``additionalProperties`` get ``false`` (a model
+should not invent arguments) and unbounded strings and arrays get generous upper
+bounds, so a small model that starts repeating itself still closes the value within
+the token budget and the call stays parseable.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from sapient.core.errors import ConfigurationError
+
+__all__ = ["choice_grammar", "schema_grammar", "digits_grammar", "prepare_schema",
+           "json_complete"]
+
+#: Upper bounds added where a schema sets none (characters per string, items per array).
+MAX_STRING = 160
+MAX_ITEMS = 24
+
+
+def _literal(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def choice_grammar(names: Sequence[str]) -> str:
+    """One of ``names`` followed by the closing quote of the JSON string."""
+    if not names:
+        raise ConfigurationError("No tool names to choose from.")
+    alts = " | ".join(_literal(n) for n in names)
+    return f'root ::= ({alts}) "\\""\n'
+
+
+def prepare_schema(schema: dict[str, Any], *, max_string: int = MAX_STRING,
+                   max_items: int = MAX_ITEMS) -> dict[str, Any]:
+    """A copy of ``schema`` tightened for generation (see module docstring)."""
+    out = copy.deepcopy(schema)
+
+    def visit(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                visit(item)
+            return
+        if not isinstance(node, dict):
+            return
+        types = node.get("type")
+        types = types if isinstance(types, list) else [types]
+        if "object" in types or "properties" in node:
+            node.setdefault("additionalProperties", False)
+        if ("string" in types and "maxLength" not in node and "enum" not in node
+                and "const" not in node and "pattern" not in node and "format" not in node):
+            node["maxLength"] = max(max_string, int(node.get("minLength", 0)))
+        if "array" in types and "maxItems" not in node:
+            node["maxItems"] = max(max_items, int(node.get("minItems", 0)))
+        for key, value in node.items():
+            if key in ("properties", "$defs", "definitions", "patternProperties"):
+                if isinstance(value, dict):
+                    for sub in value.values():
+                        visit(sub)
+            elif key in ("items", "additionalProperties", "not", "anyOf", "oneOf", "allOf",
+                         "prefixItems"):
+                visit(value)
+
+    visit(out)
+    return out
+
+
+@lru_cache(maxsize=256)
+def _convert(schema_json: str) -> str:
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    return json_schema_to_gbnf(schema_json)
+
+
+def schema_grammar(schema: dict[str, Any], *, tighten: bool = True) -> str:
+    """The GBNF grammar of JSON documents valid under ``schema`` (cached)."""
+    prepared = prepare_schema(schema) if tighten else schema
+    try:
+        return _convert(json.dumps(prepared, sort_keys=True))
+    except Exception as exc:
+        raise ConfigurationError(
+            f"Cannot turn this JSON schema into a grammar ({type(exc).__name__}: {exc}). "
+            "Simplify the schema (local $refs, anyOf, enums, objects, arrays and scalar "
+            "types are supported)."
+        ) from exc
+
+
+def digits_grammar(*, separator: str | None = ",", max_digits: int | None = None,
+                   max_items: int | None = None, allow_empty: bool = False,
+                   negative: bool = False) -> str:
+    """Integers only, optionally a ``separator``-joined list (SigLLM-style answers).
+
+    Args:
+        separator: text between numbers (``","`` gives ``3,14,15``); ``None`` allows
+            exactly one number.
+        max_digits: most digits per number.
+        max_items: most numbers in the list.
+        allow_empty: whether an empty answer is allowed ("no anomalies").
+        negative: allow a leading minus sign.
+    """
+    digits = "[0-9]" + (f"{{1,{max_digits}}}" if max_digits else "+")
+    number = ('"-"? ' if negative else "") + digits
+    if separator is None:
+        body = "num"
+    elif max_items is not None:
+        if max_items < 1:
+            raise ConfigurationError("max_items must be at least 1.")
+        body = f"num ({_literal(separator)} num){{0,{max_items - 1}}}"
+    else:
+        body = f"num ({_literal(separator)} num)*"
+    root = f"({body})?" if allow_empty else body
+    return f"root ::= {root}\nnum ::= {number}\n"
+
+
+def json_complete(text: str) -> bool:
+    """Whether ``text`` is one whole JSON value (used to stop without an extra step)."""
+    stripped = text.strip()
+    if not stripped or stripped[-1] not in "}]\"":  # numbers could still grow
+        return False
+    try:
+        json.loads(stripped)
+    except ValueError:
+        return False
+    return True
