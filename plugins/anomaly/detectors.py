@@ -24,6 +24,7 @@ Detectors (all unsupervised, over the whole series):
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -121,6 +122,10 @@ class Detector:
     """Base class: subclasses implement :meth:`score` and set ``name``."""
 
     name = "detector"
+    #: Multiplies the threshold's ``min_score`` for this detector: 1 for scores that are
+    #: robust z-values of residuals; less for bounded scores such as matrix-profile
+    #: distances, whose discords rarely sit six robust deviations out.
+    floor_scale = 1.0
 
     def score(self, series: PreparedSeries) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -145,7 +150,11 @@ def run_detector(detector: Any, series: PreparedSeries,
     scores = detector.score(series)
     if series.missing is not None and series.missing.any():
         scores = np.where(series.missing, 0.0, scores)
-    found = find_intervals(scores, config)
+    cfg = config or ThresholdConfig()
+    scale = getattr(detector, "floor_scale", 1.0)
+    if scale != 1.0:
+        cfg = replace(cfg, min_score=cfg.min_score * scale)
+    found = find_intervals(scores, cfg)
     return build_report(series, found, detector.name, scores=scores)
 
 
@@ -294,6 +303,7 @@ class MatrixProfile(Detector):
     """
 
     name = "matrix-profile"
+    floor_scale = 1 / 6
 
     def __init__(self, m: int | None = None) -> None:
         self.m = m
