@@ -47,6 +47,8 @@ class ThresholdConfig:
         keep_top: keep the strongest sequence even when pruning would drop every
             one (its peak still has to reach ``min_score``): the question was "what
             is unusual here", and the most unusual stretch is the best answer.
+        trim: report each interval as the span of its points above the threshold;
+            the padding only serves to group nearby points.
     """
 
     z_max: float = 10.0
@@ -58,6 +60,7 @@ class ThresholdConfig:
     max_intervals: int = 3
     min_score: float = 6.0
     keep_top: bool = True
+    trim: bool = True
 
 
 def dynamic_threshold(scores: np.ndarray, z_max: float = 10.0) -> float:
@@ -155,4 +158,15 @@ def find_intervals(scores: np.ndarray, config: ThresholdConfig | None = None,
     kept = [p for p in peaks[:keep] if p[2] >= cfg.min_score]
     merged = merge_intervals(kept, _auto(cfg.merge_gap, n, cfg.merge_fraction, 1, 10**9))
     merged.sort(key=lambda r: -r[2])
-    return merged[: cfg.max_intervals]
+    merged = merged[: cfg.max_intervals]
+    if cfg.trim:
+        merged = [_trim(s, a, b, score, eps) for a, b, score in merged]
+    return merged
+
+
+def _trim(s: np.ndarray, start: int, end: int, score: float, eps: float) -> tuple[int, int, float]:
+    """Shrink a padded interval to the points whose score is above the threshold."""
+    inside = np.flatnonzero(s[start:end + 1] > eps)
+    if not len(inside):
+        return start, end, score
+    return start + int(inside[0]), start + int(inside[-1]), score
