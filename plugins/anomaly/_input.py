@@ -155,8 +155,6 @@ def _time_column(frame: pd.DataFrame, time_column: str | None, value_column: str
     for c in frame.columns:
         if c != value_column and str(c).strip().lower() in _TIME_NAMES:
             return c
-    if pd.api.types.is_datetime64_any_dtype(frame.index):
-        return None
     return None
 
 

