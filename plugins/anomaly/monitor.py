@@ -1,7 +1,7 @@
 """Streaming anomaly monitor: feed points one by one (or in batches), get new alerts.
 
 Memory is bounded whatever the stream's length: the monitor keeps the last
-``window`` values, the last ``window`` forecast errors and the last
+``window`` values and timestamps, the last ``window`` forecast errors and the last
 ``max_alerts`` alerts, all in fixed-size deques.
 
 Each new value is compared with a robust forecast (the median of the last
@@ -84,6 +84,7 @@ class AnomalyMonitor:
         self.window, self.lookback, self.min_history = window, lookback, min_history
         self.threshold, self.gap, self.flat_run = threshold, gap, flat_run
         self._values: deque[float] = deque(maxlen=window)
+        self._stamps: deque[str | None] = deque(maxlen=window)
         self._errors: deque[float] = deque(maxlen=window)
         self.alerts: deque[MonitorAlert] = deque(maxlen=max_alerts)
         self.n_seen = 0
@@ -131,6 +132,7 @@ class AnomalyMonitor:
         if not flagged:
             self._tick_quiet()
         self._values.append(x)
+        self._stamps.append(_stamp(timestamp))
         return new
 
     def update_many(self, values: Iterable[float], timestamps: Iterable[Any] | None = None,
@@ -166,9 +168,12 @@ class AnomalyMonitor:
         if alert is not None:
             alert.open = False
         severity = "medium" if kind == "flat" else severity_label(score)
-        start = index - self._run_length + 1 if kind == "flat" else index
-        alert = MonitorAlert(start=start, end=index, start_time=stamp if kind != "flat" else None,
-                             end_time=stamp, kind=kind, peak_value=x, expected_value=expected,
+        start, start_stamp = index, stamp
+        if kind == "flat":
+            back = min(self._run_length - 1, len(self._stamps))
+            start = index - back
+            start_stamp = self._stamps[-back] if back else stamp
+        alert = MonitorAlert(start=start, end=index, start_time=start_stamp, end_time=stamp, kind=kind, peak_value=x, expected_value=expected,
                              score=round(score, 2), severity=severity)
         self._open = alert
         self.alerts.append(alert)
@@ -185,4 +190,4 @@ class AnomalyMonitor:
     @property
     def memory_items(self) -> int:
         """Values, errors and alerts held right now (bounded by the constructor arguments)."""
-        return len(self._values) + len(self._errors) + len(self.alerts)
+        return len(self._values) + len(self._stamps) + len(self._errors) + len(self.alerts)

@@ -45,11 +45,13 @@ def test_batches_and_single_points_agree(synth):
 
 def test_flat_line_alert(synth):
     x = synth.flat(start=500, length=60)
+    stamps = synth.timestamps(len(x))
     monitor = AnomalyMonitor(window=300, flat_run=20)
-    alerts = monitor.update_many(x[:700])
+    alerts = monitor.update_many(x[:700], stamps[:700])
     flats = [a for a in alerts if a.kind == "flat"]
     assert len(flats) == 1
     assert 500 <= flats[0].start <= 502 and flats[0].end >= 555
+    assert flats[0].start_time == stamps[flats[0].start].isoformat()
 
 
 def test_quiet_stream_no_alerts_and_bad_values_skipped(synth):
@@ -71,4 +73,4 @@ def test_memory_stays_bounded_on_a_long_stream():
     assert monitor.n_seen == 30_000
     assert len(monitor.alerts) == 20  # only the most recent are kept
     assert monitor.alerts[-1].start == 29_000
-    assert monitor.memory_items <= 256 + 256 + 20
+    assert monitor.memory_items <= 3 * 256 + 20
