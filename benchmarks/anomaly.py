@@ -148,6 +148,7 @@ def _row(name: str, per_folder: dict[str, float], folders: list[str], extra: str
 
 def print_table(title: str, results: dict[str, dict[str, Any]],
                 published: dict[str, dict[str, float]], folders: list[str]) -> None:
+    """One row per measured method, then the published rows (pass {} to leave them out)."""
     short = [f[:9] for f in folders]
     print(f"\n{title}")
     print(f"{'method':<28} " + " ".join(f"{s:>9}" for s in short) + f" {'mean':>9}  time")
@@ -236,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         subset = {k: v for k, v in llm.items() if isinstance(v, dict) and "f1" in v}
         print_table(f"LLM methods with {llm['model']} on {len(llm['series'])} series "
-                    f"(averaged to {llm['max_points']} points)", subset, published, names)
+                    f"(averaged to {llm['max_points']} points; published figures above are "
+                    "whole folders)", subset, {}, names)
         for name in ("llm-detector", "llm-prompter"):
             res = llm.get(name, {})
             if "error" in res:
