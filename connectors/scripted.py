@@ -39,7 +39,7 @@ class RecordedCall:
 
 
 def _words(text: str | None) -> int:
-    return len(re.findall(r"\S+", text or ""))
+    return len(text.split()) if text else 0
 
 
 class ScriptedLLM:

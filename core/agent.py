@@ -1,13 +1,21 @@
 """The agent loop: model -> tool calls -> results -> model ... -> answer.
 
 The loop is written once, as a coroutine that emits typed events. ``arun`` collects
-them, ``astream``/``stream`` yield them as they happen, ``run`` drives ``arun`` for
-synchronous callers, and ``chat()`` keeps history between runs. Nothing here prints.
+them, ``astream``/``stream`` yield them as they happen, and ``chat()`` keeps history
+between runs. Nothing here prints.
+
+``run`` (the synchronous entry point) drives the same coroutine without an event
+loop: the caller's thread is blocked anyway, so the model and a lone tool call run
+right there, and several tool calls of one turn run concurrently on worker threads.
+In that mode the coroutine never suspends, which saves the loop set-up and two
+thread hops per step (see ``benchmarks/agent_overhead.py``). ``arun``/``astream``
+keep the event loop free: blocking model and tool calls go to worker threads.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import threading
 import time
@@ -227,13 +235,14 @@ class Agent:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self.arun(prompt, history=history))
-        # Called from inside an event loop (e.g. Jupyter): run on a private thread.
+            return self._run_sync(prompt, history)
+        # Called from inside an event loop (e.g. Jupyter): run on a private thread, so
+        # blocking calls do not stall that loop.
         box: dict[str, Any] = {}
 
         def target() -> None:
             try:
-                box["r"] = asyncio.run(self.arun(prompt, history=history))
+                box["r"] = self._run_sync(prompt, history)
             except BaseException as exc:
                 box["e"] = exc
 
@@ -243,6 +252,16 @@ class Agent:
         if "e" in box:
             raise box["e"]
         return box["r"]
+
+    def _run_sync(self, prompt: str, history: list[Message] | None) -> Result:
+        events: list[Event] = []
+        coro = self._drive(prompt, history, events.append, events, streaming=False, sync=True)
+        try:
+            coro.send(None)
+        except StopIteration as done:
+            return done.value
+        coro.close()
+        raise RuntimeError("the synchronous agent loop suspended; this is a bug in Sapient")
 
     async def arun(self, prompt: str, *, history: list[Message] | None = None) -> Result:
         """Run to completion from async code."""
@@ -305,7 +324,9 @@ class Agent:
         self.pm.hook.on_event(event=event, run=ctx)
 
     def _guard(self, hook_name: str, text: str, ctx: RunContext) -> str:
+        trace = self.pm.trace.root.get("hook")  # prints only under SAPIENT_TRACE_PLUGINS=1
         for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            trace(hook_name, {"plugin": impl.plugin_name})
             available = {"text": text, "run": ctx}
             out = impl.function(*[available[a] for a in impl.argnames])
             if out is not None:
@@ -320,13 +341,16 @@ class Agent:
         events: list[Event],
         *,
         streaming: bool,
+        sync: bool = False,
     ) -> Result:
+        """The loop. With ``sync`` it never suspends (see the module docstring)."""
         llm = self.llm
         messages: list[Message] = []
         if self.system_prompt:
             messages.append(Message.system(self.system_prompt))
         messages.extend(history or [])
-        ctx = RunContext(agent=self, messages=messages, loop=asyncio.get_running_loop())
+        ctx = RunContext(agent=self, messages=messages,
+                         loop=None if sync else asyncio.get_running_loop())
         ctx.emit = lambda e: self._emit(ctx, sink, e)
         records: list[ToolCallRecord] = []
         citations: list[Citation] = []
@@ -352,7 +376,7 @@ class Agent:
             options["output_schema"] = self._output_schema
         output_attempts = 0
         seen_calls: dict[tuple[str, str], int] = {}
-        inline = getattr(llm, "blocking", True) is False
+        inline = sync or getattr(llm, "blocking", True) is False
 
         for step in range(1, self.max_steps + 1):
             ctx.step = step
@@ -392,10 +416,12 @@ class Agent:
                         )
                         ctx.emit(RunError(msg))
                         return finish(None, None, "repeated_call", msg)
-                results = await asyncio.gather(
-                    *(self._run_tool(call, ctx, step) for call in response.tool_calls
-                      if call.name != FINAL_RESULT_TOOL)
-                )
+                calls = [c for c in response.tool_calls if c.name != FINAL_RESULT_TOOL]
+                if sync:
+                    results = self._run_tools_blocking(calls, ctx, step)
+                else:
+                    results = await asyncio.gather(
+                        *(asyncio.to_thread(self._run_tool, c, ctx, step) for c in calls))
                 for record, content, cites in results:
                     records.append(record)
                     citations.extend(cites)
@@ -469,9 +495,23 @@ class Agent:
                      for e in exc.errors(include_url=False)]
             return None, "The final result does not match the required schema:\n" + "\n".join(lines)
 
-    async def _run_tool(
+    def _run_tools_blocking(
+        self, calls: list[ToolCall], ctx: RunContext, step: int
+    ) -> list[tuple[ToolCallRecord, str, list[Citation]]]:
+        """Run one turn's calls from ``run()``: a lone call inline, several concurrently."""
+        if len(calls) <= 1:
+            return [self._run_tool(c, ctx, step) for c in calls]
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(calls)) as pool:
+            futures = [pool.submit(self._run_tool, c, ctx, step) for c in calls]
+            return [f.result() for f in futures]  # the model's order
+
+    def _run_tool(
         self, call: ToolCall, ctx: RunContext, step: int
     ) -> tuple[ToolCallRecord, str, list[Citation]]:
+        """Validate, run (through the ``call_tool`` hook) and serialize one call.
+
+        Blocking: ``arun`` calls it on a worker thread, ``run`` on the caller's thread.
+        """
         ctx.emit(ToolCallStarted(call, step))
         record = ToolCallRecord(name=call.name, arguments=call.arguments, call_id=call.id)
         cites: list[Citation] = []
@@ -486,10 +526,7 @@ class Agent:
             try:
                 args = tool.validate(call.arguments)
                 record.arguments = args
-                value = await asyncio.to_thread(
-                    self.pm.hook.call_tool,
-                    invocation=ToolInvocation(tool, args, call, ctx),
-                )
+                value = self.pm.hook.call_tool(invocation=ToolInvocation(tool, args, call, ctx))
                 if isinstance(value, ToolOutput):
                     cites = list(value.citations)
                     record.data = value.data

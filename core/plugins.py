@@ -185,8 +185,10 @@ class Host:
     def _call_each(self, hook_name: str, make_register: Callable[[str], Callable[..., Any]]) -> None:
         """Call one registry hook per plugin, isolating failures and recording provenance."""
         hook = getattr(self.pm.hook, hook_name)
-        for impl in reversed(hook.get_hookimpls()):  # registration order
+        trace = self.pm.trace.root.get("hook")  # prints only under SAPIENT_TRACE_PLUGINS=1
+        for impl in hook.get_hookimpls():  # registration order (pluggy calls LIFO)
             plugin_name = impl.plugin_name
+            trace(hook_name, {"plugin": plugin_name})
             register = make_register(plugin_name)
             available = {"register": register, "settings": self.settings}
             try:

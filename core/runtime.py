@@ -78,16 +78,14 @@ def call_tool(invocation: ToolInvocation) -> Any:
         coro = tool.function(*args, **kwargs)
         if tool.timeout is not None:
             coro = asyncio.wait_for(coro, tool.timeout)
-        if run is not None and run.loop is not None and run.loop.is_running():
-            future = asyncio.run_coroutine_threadsafe(coro, run.loop)
-            try:
-                return future.result()
-            except TimeoutError:
-                raise ToolTimeoutError(tool.name, tool.timeout or 0) from None
         try:
+            if run is not None and run.loop is not None and run.loop.is_running():
+                return asyncio.run_coroutine_threadsafe(coro, run.loop).result()
             return asyncio.run(coro)
         except TimeoutError:
-            raise ToolTimeoutError(tool.name, tool.timeout or 0) from None
+            if tool.timeout is None:  # the tool's own timeout error, not ours
+                raise
+            raise ToolTimeoutError(tool.name, tool.timeout) from None
     if tool.timeout is None:
         return tool.function(*args, **kwargs)
     # A sync function cannot be interrupted; give up waiting and report the timeout.

@@ -197,7 +197,10 @@ class Tool:
                     tool=tool_name,
                 )
             default = ... if param.default is param.empty else param.default
-            fields[pname] = (hints[pname], Field(default, description=arg_docs.get(pname)))
+            # Only pass a docstring description: ``description=None`` would wipe one
+            # given through ``Annotated[..., Field(description=...)]``.
+            doc = {"description": arg_docs[pname]} if arg_docs.get(pname) else {}
+            fields[pname] = (hints[pname], Field(default, **doc))
         try:
             model = pydantic.create_model(  # type: ignore[call-overload]
                 f"{tool_name}_args",
@@ -206,10 +209,13 @@ class Tool:
             )
             schema = model.model_json_schema()
         except Exception as exc:
+            culprit = _unsupported_parameter(fields)
+            where = f"parameter '{culprit[0]}' ({culprit[1]})" if culprit else "its parameters"
+            reason = str(exc).strip().splitlines()[0].split(". ")[0].rstrip(".")
             raise ToolDefinitionError(
-                f"Cannot build a JSON schema for tool '{tool_name}': {exc}. "
-                "Use JSON-friendly types: str, int, float, bool, Literal, Enum, lists, "
-                "dicts with str keys, Optional and pydantic models.",
+                f"Cannot build a JSON schema for tool '{tool_name}': {where} has no JSON "
+                f"form ({reason}). Use JSON-friendly types: str, int, float, bool, Literal, "
+                "Enum, lists, dicts with str keys, Optional and pydantic models.",
                 tool=tool_name,
             ) from exc
         schema.pop("title", None)
@@ -359,6 +365,16 @@ class Tool:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """A tool stays callable like the function it wraps."""
         return self.function(*args, **kwargs)
+
+
+def _unsupported_parameter(fields: dict[str, Any]) -> tuple[str, str] | None:
+    """The first parameter whose type pydantic cannot turn into a JSON schema."""
+    for pname, (hint, _) in fields.items():
+        try:
+            pydantic.TypeAdapter(hint).json_schema()
+        except Exception:
+            return pname, getattr(hint, "__name__", None) or repr(hint)
+    return None
 
 
 def _pydantic_problems(exc: pydantic.ValidationError) -> list[str]:

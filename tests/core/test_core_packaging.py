@@ -1,0 +1,26 @@
+"""Packaging checks: a normal wheel must contain every subpackage of the source tree."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _source_packages() -> set[str]:
+    found = {"sapient"}
+    for top in ("core", "plugins", "connectors"):
+        for init in (ROOT / top).rglob("__init__.py"):
+            rel = init.parent.relative_to(ROOT)
+            found.add("sapient." + ".".join(rel.parts))
+    return found
+
+
+def test_every_subpackage_is_listed_in_pyproject() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    listed = set(config["tool"]["setuptools"]["packages"])
+    missing = sorted(_source_packages() - listed)
+    assert not missing, f"add these packages to [tool.setuptools] packages: {missing}"
+    stale = sorted(listed - _source_packages())
+    assert not stale, f"pyproject lists packages that do not exist: {stale}"
