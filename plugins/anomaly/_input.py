@@ -141,7 +141,7 @@ def _pick_column(frame: pd.DataFrame, column: str | None, source: str) -> str:
     cols = ", ".join(map(str, frame.columns))
     raise AnomalyInputError(
         f"{source} has {len(numeric)} numeric columns; say which one to check with "
-        f"column=... (columns: {cols})."
+        f"column=... (--column on the command line). Columns: {cols}."
     )
 
 

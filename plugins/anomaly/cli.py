@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from typing import Any
@@ -23,7 +24,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sensitivity", type=float, default=0.5,
                         help="0 (glaring only) to 1 (anything odd); default 0.5")
     parser.add_argument("--plot", metavar="PNG", help="also write a chart to this PNG file")
-    parser.add_argument("--llm", help="LLM spec for the llm-* methods, e.g. llamacpp:default")
+    with contextlib.suppress(argparse.ArgumentError):  # `sapient` has a global --llm
+        parser.add_argument("--llm", help="LLM spec for the llm-* methods, e.g. llamacpp:default")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 

@@ -65,7 +65,7 @@ def test_bad_files_and_columns(tmp_path):
     pd.DataFrame({"x": [1, 2], "y": [3, 4]}).to_csv(path, index=False)
     with pytest.raises(AnomalyInputError, match="column=") as info:
         load_series(path)
-    assert "x, y" in str(info.value)
+    assert "Columns: x, y" in str(info.value)
     with pytest.raises(AnomalyInputError, match="Columns there: x, y"):
         load_series(path, column="z")
     with pytest.raises(AnomalyInputError, match="folder"):

@@ -110,6 +110,17 @@ def test_cli_prints_intervals(host, incident_csv, capsys):
     assert "2026-01-14" in out and "severity" in out
 
 
+def test_sapient_command_line_runs_the_command(incident_csv, tmp_path, capsys, monkeypatch):
+    from sapient.core.cli import main
+
+    monkeypatch.setenv("SAPIENT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SAPIENT_DISABLE_PLUGIN_AUTOLOAD", "1")
+    assert main(["anomalies", str(incident_csv), "--column", "latency_ms"]) == 0
+    assert "latency_ms: 1200 points" in capsys.readouterr().out
+    assert main(["anomalies", str(incident_csv)]) == 2
+    assert "--column" in capsys.readouterr().err
+
+
 def test_cli_json_and_errors(host, incident_csv, tmp_path, capsys):
     args = _args(file=str(incident_csv), column="latency_ms")
     args.json = True
