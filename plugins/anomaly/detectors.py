@@ -106,6 +106,8 @@ def estimate_period(series: PreparedSeries, max_period: int | None = None) -> in
     max_lag = min(max_period or n // 3, n // 3)
     spec = np.fft.rfft(x, 2 * n)
     acf = np.fft.irfft(spec * np.conj(spec))[: max_lag + 1]
+    if not np.isfinite(acf).all() or acf[0] <= 0:  # under- or overflow at extreme scales
+        return None
     acf = acf / acf[0]
     # first local maximum after the first zero crossing, if strong enough
     crossings = np.flatnonzero(acf[1:] < 0)
@@ -140,6 +142,15 @@ class Detector:
         return f"{type(self).__name__}()"
 
 
+def _tame(series: PreparedSeries) -> PreparedSeries:
+    """Rescale values of extreme magnitude (beyond 1e100 or below 1e-100) so squares and
+    sums cannot overflow or underflow; every detector is scale-invariant."""
+    peak = float(np.max(np.abs(series.values)))
+    if peak == 0 or 1e-100 < peak < 1e100:
+        return series
+    return replace(series, values=series.values / peak)
+
+
 def run_detector(detector: Any, series: PreparedSeries,
                  config: ThresholdConfig | None = None) -> AnomalyReport:
     """Shared path: degenerate series are explained, others scored and thresholded."""
@@ -147,7 +158,7 @@ def run_detector(detector: Any, series: PreparedSeries,
         return build_report(series, [], detector.name)
     if len(series) < MIN_POINTS and not isinstance(detector, GlobalMAD):
         return run_detector(GlobalMAD(), series, config)
-    scores = detector.score(series)
+    scores = detector.score(_tame(series))
     if series.missing is not None and series.missing.any():
         scores = np.where(series.missing, 0.0, scores)
     cfg = config or ThresholdConfig()

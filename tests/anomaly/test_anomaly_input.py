@@ -99,3 +99,11 @@ def test_constant_and_very_short_series_never_crash():
     assert "too short" in short.summary
     single = detect([3.0])
     assert single.intervals == [] and single.n_points == 1
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1.0, 1e300])
+def test_extreme_magnitudes_give_the_same_answer(scale, synth, recwarn):
+    x = synth.spike(at=900) * scale
+    report = detect(x)
+    assert [(i.start, i.end) for i in report.intervals] == [(900, 900)]
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
