@@ -102,7 +102,7 @@ def run_method(method: str, folders: dict[str, list], make: Callable[[], Any] | 
     ``make`` builds a fresh detector per series (default: ``make_detector(method)``).
     """
     counts: dict[str, Counts] = {}
-    seconds, points, stats = 0.0, 0, {"calls": 0, "unusable": 0, "prompt_tokens": 0,
+    seconds, cpu, points, stats = 0.0, 0.0, 0, {"calls": 0, "unusable": 0, "prompt_tokens": 0,
                                       "completion_tokens": 0}
     config = config_for(0.5)
     for folder, items in folders.items():
@@ -110,12 +110,13 @@ def run_method(method: str, folders: dict[str, list], make: Callable[[], Any] | 
         for key, path, wins in items:
             series = load_series(path, column="value", name=key)
             detector = make() if make is not None else make_detector(method)
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             if hasattr(detector, "detect_series"):
                 report = detector.detect_series(series, config=config)
             else:
                 report = run_detector(detector, series, config)
             seconds += time.perf_counter() - start
+            cpu += time.process_time() - start_cpu
             points += len(series)
             total = total + overlap_counts(wins, _detected(report))
             if hasattr(detector, "stats"):
@@ -131,6 +132,7 @@ def run_method(method: str, folders: dict[str, list], make: Callable[[], Any] | 
         "mean_f1": round(sum(f1.values()) / len(f1), 4),
         "counts": {f: [c.tp, c.fp, c.fn] for f, c in counts.items()},
         "ms_per_1k_points": round(1000 * seconds / max(points, 1) * 1000, 2),
+        "cpu_ms_per_1k_points": round(1000 * cpu / max(points, 1) * 1000, 2),
         "seconds": round(seconds, 2),
         "points": points,
     }
@@ -151,9 +153,10 @@ def print_table(title: str, results: dict[str, dict[str, Any]],
     """One row per measured method, then the published rows (pass {} to leave them out)."""
     short = [f[:9] for f in folders]
     print(f"\n{title}")
-    print(f"{'method':<28} " + " ".join(f"{s:>9}" for s in short) + f" {'mean':>9}  time")
+    print(f"{'method':<28} " + " ".join(f"{s:>9}" for s in short)
+          + f" {'mean':>9}  time per 1,000 points (wall / CPU)")
     for name, res in results.items():
-        extra = f"{res['ms_per_1k_points']:.1f} ms/1k pts"
+        extra = f"{res['ms_per_1k_points']:.1f} / {res['cpu_ms_per_1k_points']:.1f} ms"
         print(_row(name, res["f1"], folders, extra))
     for key, label in PUBLISHED_ROWS:
         if key in published:
