@@ -31,11 +31,15 @@ def _run(csv_path: str | None, column: str | None, values: list[float | None] | 
     from ._input import AnomalyInputError
     from .ensemble import detect
 
-    if (csv_path is None) == (values is None):
+    if csv_path is None and values is None:
         raise ModelRetry(
-            "Give the series either as csv_path (with column) or as inline values, not "
-            f"{'both' if csv_path else 'neither'}."
+            "Give the series: csv_path (with column), e.g. {\"csv_path\": \"metrics.csv\", "
+            "\"column\": \"latency_ms\"}, or the values inline."
         )
+    ignored = []
+    if csv_path is not None and values is not None:  # the file is the authoritative source
+        values, timestamps = None, None
+        ignored.append("Inline values were ignored because csv_path was given.")
     if not 0.0 <= sensitivity <= 1.0:
         raise ModelRetry(f"sensitivity must be between 0 and 1 (got {sensitivity}); 0.5 is normal.")
     if values is not None and len(values) > MAX_INLINE:
@@ -61,6 +65,11 @@ def _run(csv_path: str | None, column: str | None, values: list[float | None] | 
             data, load = list(values or []), {"timestamps": timestamps, "name": column or "series"}
     except (AnomalyInputError, ValueError) as exc:
         raise ModelRetry(str(exc)) from exc
+    if ignored:
+        from .result import summarize
+
+        report.notes.extend(ignored)
+        report.summary = summarize(report)
     content = report.to_dict()
     if plot_path:
         from .plot import plot_report
@@ -80,7 +89,7 @@ def make_detect_tool(llm_factory: Callable[[], Any] | None = None) -> Tool:
     """Build the tool; ``llm_factory`` supplies the model for the LLM methods."""
 
     def detect_anomalies(
-        csv_path: str | None = None,
+        csv_path: str | None,
         column: str | None = None,
         values: list[float | None] | None = None,
         timestamps: list[str] | None = None,
@@ -92,7 +101,8 @@ def make_detect_tool(llm_factory: Callable[[], Any] | None = None) -> Tool:
         and say when they happened, how severe they were and what was normal.
 
         Args:
-            csv_path: path of a CSV file holding the series (use with column).
+            csv_path: path of a CSV file holding the series (use with column); null when
+                the values are given inline.
             column: the CSV column to check, e.g. "latency_ms"; for inline values, a name.
             values: the series inline, oldest first, when there is no file.
             timestamps: one timestamp per inline value (ISO text), optional.

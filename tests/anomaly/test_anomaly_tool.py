@@ -59,28 +59,40 @@ def test_agent_answers_with_intervals_and_citations(host, incident_csv):
 
 def test_inline_values_and_model_mistakes_get_retry_messages(host, synth):
     x = synth.spike(at=300, n=500).round(3).tolist()
-    out = detect_anomalies.invoke(detect_anomalies.validate({"values": x, "column": "cpu"}))
+    out = detect_anomalies.invoke(detect_anomalies.validate({"csv_path": None, "values": x,
+                                                             "column": "cpu"}))
     assert out.content["series"] == "cpu" and out.content["anomalies"][0]["start"] <= 300
     llm = ScriptedLLM([
         {"tool": "detect_anomalies", "args": {"csv_path": "/nope.csv", "column": "x"}},
         {"tool": "detect_anomalies", "args": {}},
-        {"tool": "detect_anomalies", "args": {"values": [1, 2, 3], "sensitivity": 3}},
-        {"tool": "detect_anomalies", "args": {"values": [1, 2, 3], "method": "llm-prompter"}},
+        {"tool": "detect_anomalies", "args": {"csv_path": None}},
+        {"tool": "detect_anomalies", "args": {"csv_path": None, "values": [1, 2, 3],
+                                              "sensitivity": 3}},
+        {"tool": "detect_anomalies", "args": {"csv_path": None, "values": [1, 2, 3],
+                                              "method": "llm-prompter"}},
         "done",
     ])
     result = Agent(llm, tools=[detect_anomalies]).run("check")
     errors = [r.error for r in result.tool_calls]
     assert "No file" in errors[0]
-    assert "either as csv_path" in errors[1]
-    assert "between 0 and 1" in errors[2]
-    assert "needs a configured LLM" in errors[3]
+    assert "'csv_path' is required" in errors[1]  # the schema makes the model name a source
+    assert "Give the series" in errors[2]
+    assert "between 0 and 1" in errors[3]
+    assert "needs a configured LLM" in errors[4]
     assert result.answer == "done"
+
+
+def test_a_file_wins_over_made_up_inline_values(incident_csv):
+    out = detect_anomalies.invoke(detect_anomalies.validate({
+        "csv_path": str(incident_csv), "column": "latency_ms", "values": [1, 2, 3]}))
+    assert out.content["points"] == 1200
+    assert "Inline values were ignored" in " ".join(out.content["notes"])
 
 
 def test_tool_with_llm_method_uses_the_factory(synth):
     answers = ScriptedLLM(function=lambda m, t, o: '{"indices": []}')
     tool = make_detect_tool(lambda: answers)
-    out = tool.invoke(tool.validate({"values": synth.base(n=300).tolist(),
+    out = tool.invoke(tool.validate({"csv_path": None, "values": synth.base(n=300).tolist(),
                                      "method": "llm-prompter"}))
     assert out.content["method"] == "llm-prompter" and answers.calls
 
