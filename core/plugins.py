@@ -51,6 +51,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "sapient.connectors.openai",
     "sapient.connectors.embeddings",
     "sapient.plugins.functions",
+    "sapient.plugins.retrieval",
 )
 
 
