@@ -85,6 +85,9 @@ class BM25Index:
             return
         tokens = bm25s.tokenize(texts, stopwords="en", stemmer=self._stemmer,
                                 show_progress=False)
+        if not tokens.vocab:  # no text has an indexable word (all stop words, symbols)
+            self.model = None
+            return
         model = bm25s.BM25(k1=self.k1, b=self.b)
         model.index(tokens, show_progress=False)
         self.model = model
@@ -146,8 +149,8 @@ class BM25Index:
         self = cls(config.get("stemmer"), k1=float(config.get("k1", 1.5)),
                    b=float(config.get("b", 0.75)))
         self.size = size
-        if size == 0:
-            return self
+        if size == 0 or not (folder / "bm25.vocab.json").exists():
+            return self  # empty, or no text had an indexable word
         data = np.load(folder / "bm25.data.npy", allow_pickle=False)
         indices = np.load(folder / "bm25.indices.npy", allow_pickle=False)
         indptr = np.load(folder / "bm25.indptr.npy", allow_pickle=False)

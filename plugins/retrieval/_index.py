@@ -312,7 +312,7 @@ class DocumentIndex:
             need_rows: list[int] = []
             to_embed: dict[str, int] = {}
             vec_source: list[tuple[str, Any]] = []  # ("reuse", vid) | ("new", key) | ("same",)
-            for row, (_doc_id, _cid, text, meta, h, old) in enumerate(plan):
+            for row, (_doc_id, _cid, _text, meta, h, old) in enumerate(plan):
                 if old is not None and old.hash == h:
                     vec_source.append(("same", old.vid))
                     if old.metadata == meta:
