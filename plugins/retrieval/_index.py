@@ -315,7 +315,7 @@ class DocumentIndex:
             for row, (_doc_id, _cid, _text, meta, h, old) in enumerate(plan):
                 if old is not None and old.hash == h:
                     vec_source.append(("same", old.vid))
-                    if old.metadata == meta:
+                    if _same_meta(old.metadata, meta):
                         summary.skipped += 1
                     else:
                         summary.updated += 1
@@ -340,12 +340,14 @@ class DocumentIndex:
             add_ids: list[int] = []
             add_rows: list[np.ndarray] = []
             remove_vids: list[int] = []
+            touched = False
             reuse_vids = [s[1] for s in vec_source if s[0] == "reuse"]
             reused = dict(zip(reuse_vids, self._vectors.reconstruct(reuse_vids), strict=True)
                           ) if reuse_vids and self._vectors is not None else {}
             for (doc_id, chunk_id, text, meta, h, old), src in zip(plan, vec_source, strict=True):
                 if src[0] == "same":
                     assert old is not None
+                    touched = touched or old.metadata != meta
                     old.metadata = meta
                     old.text = text
                     continue
@@ -389,6 +391,8 @@ class DocumentIndex:
                 self._vectors.add(np.asarray(add_ids, dtype=np.int64), matrix)
             if remove_vids and self._vectors is not None:
                 self._vectors.remove(remove_vids)
+            if touched:
+                self._dirty = True
             if summary.changed:
                 self._dirty = True
                 self._bm25_dirty = True
@@ -709,6 +713,15 @@ class DocumentIndex:
         return (f"DocumentIndex(path={str(self.path) if self.path else None!r}, "
                 f"chunks={len(self._chunks)}, documents={len(self._docs)}, "
                 f"vectors={self.vector_index_kind!r})")
+
+
+#: Bookkeeping keys whose change alone does not make a chunk "updated".
+_BOOKKEEPING = ("file_sha256",)
+
+
+def _same_meta(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return {k: v for k, v in a.items() if k not in _BOOKKEEPING} == {
+        k: v for k, v in b.items() if k not in _BOOKKEEPING}
 
 
 def _section(text: str, meta: dict[str, Any]) -> Any:
