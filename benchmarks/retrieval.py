@@ -13,8 +13,9 @@ vectors for both systems:
 4. Speed at 100k documents: synthetic texts (words drawn from SciFact's word
    frequencies) with precomputed random unit vectors shared by both systems, query
    vectors precomputed too, so only search is timed.
-5. FAISS exact (IndexFlatIP) vs HNSW (the parameters DocumentIndex ships) at 1M
-   random vectors: latency and recall@10 against exact.
+5. FAISS exact (IndexFlatIP) vs HNSW at 1M random vectors: latency and recall@10
+   against exact, at several efSearch values. To keep the build to a few minutes on
+   2 cores the default is d=32, M=16, efConstruction=40 (``--ann-*`` options).
 6. Abstention threshold calibration on the shipped sample documents.
 
 Corpus embeddings are cached under ``--cache-dir`` keyed by a hash of model and
@@ -383,6 +384,18 @@ def calibrate(embedder: Any, idx_scifact: Any, q_vecs: np.ndarray) -> dict[str, 
             "scifact_abstained_foreign": float(np.mean(np.asarray(sci_off) < t))}
 
 
+def print_latency(con: Any, lat: dict[str, Any], n: int) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"Query latency, top-10, SciFact ({n} queries), ms")
+    for c in ("", "p50", "p95", "p50 search only", "p95 search only"):
+        t.add_column(c, justify="right" if c else "left")
+    for m in ("sapient_hybrid", "langchain_ensemble"):
+        e, s = lat["end_to_end"][m], lat["search_only"][m]
+        t.add_row(m, f"{e[0]:.2f}", f"{e[1]:.2f}", f"{s[0]:.2f}", f"{s[1]:.2f}")
+    con.print(t)
+
+
 # -- main --------------------------------------------------------------------------
 
 
@@ -405,10 +418,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ann-ef-construction", type=int, default=40)
     ap.add_argument("--ann-build-threads", type=int, default=2)
     ap.add_argument("--latency-queries", type=int, default=200)
-    ap.add_argument("--skip", default="", help="comma list of sections to skip: "
-                    "ingest,synthetic,ann,calibrate")
+    ap.add_argument("--sections", default="quality,latency,ingest,synthetic,ann,calibrate",
+                    help="comma list of sections to run (default: all)")
     args = ap.parse_args(argv)
-    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    run = {s.strip() for s in args.sections.split(",") if s.strip()}
     ingest_n = args.ingest_docs or (300 if args.quick else 1000)
     synth_n = args.synthetic_docs or (20_000 if args.quick else 100_000)
     ann_n = args.ann_vectors or (100_000 if args.quick else 1_000_000)
@@ -424,29 +437,31 @@ def main(argv: list[str] | None = None) -> int:
     embedder = SentenceTransformerEmbedder("all-MiniLM-L6-v2")
     print(f"SciFact: {len(texts)} documents, {len(queries)} {args.split} queries; "
           f"{args.threads} thread(s)", file=sys.stderr)
-    doc_vecs = cached_embeddings(embedder, texts, args.cache_dir, "scifact-corpus")
     qtexts = list(queries.values())
-    q_vecs = cached_embeddings(embedder, qtexts, args.cache_dir, f"scifact-{args.split}-queries")
-    emb_lc = make_lc_embeddings(embedder, dict(zip(qtexts, q_vecs, strict=True)))
-
-    print("quality ...", file=sys.stderr)
-    q = quality(ids, texts, queries, qrels, doc_vecs, q_vecs, embedder, emb_lc)
-    idx = q.pop("index")
-    print("latency ...", file=sys.stderr)
-    lat = latency(idx, ids, texts, doc_vecs, queries, q_vecs, embedder, emb_lc,
-                  args.latency_queries)
-    ing = syn = ann_r = cal = None
-    if "ingest" not in skip:
+    q = lat = ing = syn = ann_r = cal = None
+    if run & {"quality", "latency", "calibrate"}:
+        doc_vecs = cached_embeddings(embedder, texts, args.cache_dir, "scifact-corpus")
+        q_vecs = cached_embeddings(embedder, qtexts, args.cache_dir,
+                                   f"scifact-{args.split}-queries")
+        emb_lc = make_lc_embeddings(embedder, dict(zip(qtexts, q_vecs, strict=True)))
+        print("quality ...", file=sys.stderr)
+        q = quality(ids, texts, queries, qrels, doc_vecs, q_vecs, embedder, emb_lc)
+        idx = q.pop("index")
+    if "latency" in run:
+        print("latency ...", file=sys.stderr)
+        lat = latency(idx, ids, texts, doc_vecs, queries, q_vecs, embedder, emb_lc,
+                      args.latency_queries)
+    if "ingest" in run:
         print(f"ingest overhead on {ingest_n} abstracts ...", file=sys.stderr)
         ing = ingest_overhead(texts[:ingest_n], embedder)
-    if "synthetic" not in skip:
+    if "synthetic" in run:
         print(f"synthetic {synth_n} documents ...", file=sys.stderr)
         syn = synthetic(texts, qtexts, synth_n, embedder, n_q=100)
-    if "ann" not in skip:
+    if "ann" in run:
         print(f"FAISS exact vs HNSW at {ann_n} vectors ...", file=sys.stderr)
         ann_r = ann(ann_n, args.ann_dim, n_q=200, m=args.ann_m, efc=args.ann_ef_construction,
                     build_threads=args.ann_build_threads)
-    if "calibrate" not in skip:
+    if "calibrate" in run:
         print("abstention calibration ...", file=sys.stderr)
         cal = calibrate(embedder, idx, q_vecs)
 
@@ -454,23 +469,18 @@ def main(argv: list[str] | None = None) -> int:
     from rich.table import Table
 
     con = Console(file=sys.stdout, width=110)
-    t = Table(title=f"SciFact {args.split} ({len(queries)} queries, {len(texts)} docs)")
-    t.add_column("method")
-    t.add_column("nDCG@10", justify="right")
-    t.add_column("Recall@100", justify="right")
-    for m, label in (("bm25", "Sapient BM25 (bm25s)"), ("dense", "Sapient dense (FAISS)"),
-                     ("hybrid", "Sapient hybrid (RRF)"),
-                     ("langchain_ensemble", "LangChain EnsembleRetriever")):
-        t.add_row(label, f"{q['ndcg10'][m]:.4f}", f"{q['recall100'][m]:.4f}")
-    con.print(t)
-    t = Table(title=f"Query latency, top-10, SciFact ({min(args.latency_queries, len(qtexts))}"
-                    " queries), ms")
-    for c in ("", "p50", "p95", "p50 search only", "p95 search only"):
-        t.add_column(c, justify="right" if c else "left")
-    for m in ("sapient_hybrid", "langchain_ensemble"):
-        e, s = lat["end_to_end"][m], lat["search_only"][m]
-        t.add_row(m, f"{e[0]:.2f}", f"{e[1]:.2f}", f"{s[0]:.2f}", f"{s[1]:.2f}")
-    con.print(t)
+    if q:
+        t = Table(title=f"SciFact {args.split} ({len(queries)} queries, {len(texts)} docs)")
+        t.add_column("method")
+        t.add_column("nDCG@10", justify="right")
+        t.add_column("Recall@100", justify="right")
+        for m, label in (("bm25", "Sapient BM25 (bm25s)"), ("dense", "Sapient dense (FAISS)"),
+                         ("hybrid", "Sapient hybrid (RRF)"),
+                         ("langchain_ensemble", "LangChain EnsembleRetriever")):
+            t.add_row(label, f"{q['ndcg10'][m]:.4f}", f"{q['recall100'][m]:.4f}")
+        con.print(t)
+    if lat:
+        print_latency(con, lat, min(args.latency_queries, len(qtexts)))
     if ing:
         con.print(f"Ingest {ing['docs']} abstracts: raw encode {ing['raw_encode_s']:.1f} s, "
                   f"Sapient add_texts+save {ing['sapient_ingest_s']:.1f} s -> ratio "
@@ -509,14 +519,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         figures = {
             "split": args.split,
-            "ndcg10": q["ndcg10"], "recall100": q["recall100"],
+            "ndcg10": q["ndcg10"] if q else None, "recall100": q["recall100"] if q else None,
             "ingest_overhead": round(ing["ratio"], 4) if ing else None,
             "query_p50_ms": {m: round(lat["end_to_end"][m][0], 3)
-                             for m in ("sapient_hybrid", "langchain_ensemble")},
+                             for m in ("sapient_hybrid", "langchain_ensemble")} if lat else None,
             "query_p95_ms": {m: round(lat["end_to_end"][m][1], 3)
-                             for m in ("sapient_hybrid", "langchain_ensemble")},
+                             for m in ("sapient_hybrid", "langchain_ensemble")} if lat else None,
             "search_only_p50_ms": {m: round(lat["search_only"][m][0], 3)
-                                   for m in ("sapient_hybrid", "langchain_ensemble")},
+                                   for m in ("sapient_hybrid", "langchain_ensemble")}
+            if lat else None,
             "speedup_100k": round(syn["speedup_p50"], 2) if syn else None,
             "synthetic_docs": syn["docs"] if syn else None,
             "ann": ({"vectors": ann_r["vectors"], "dim": ann_r["dim"],

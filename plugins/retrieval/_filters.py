@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
+
 from ._errors import FilterError
 
-__all__ = ["compile_filter", "Filters"]
+__all__ = ["compile_filter", "CompiledFilter", "Filters", "MISSING"]
 
 Filters = Mapping[str, Any]
 
@@ -63,8 +65,34 @@ def _cmp(op: str, want: Any) -> Callable[[Any], bool]:
     )
 
 
-def compile_filter(filters: Filters | None) -> Callable[[Mapping[str, Any]], bool] | None:
-    """Turn a filter mapping into a predicate over a chunk's metadata (None: no filter)."""
+class CompiledFilter:
+    """A compiled filter: call it on one metadata dict, or ``mask`` a whole column set."""
+
+    def __init__(self, checks: list[tuple[str, str, Any, Callable[[Any], bool]]]) -> None:
+        self.checks = checks
+
+    def __call__(self, metadata: Mapping[str, Any]) -> bool:
+        return all(check(metadata.get(key, _MISSING)) for key, _, _, check in self.checks)
+
+    def mask(self, column: Callable[[str], np.ndarray], n: int) -> np.ndarray:
+        """Boolean mask over ``n`` rows; ``column(key)`` gives that key's values per row
+        (an object array holding :data:`MISSING` where a row lacks the key)."""
+        out = np.ones(n, dtype=bool)
+        for key, op, want, check in self.checks:
+            col = column(key)
+            if op == "$eq" and isinstance(want, (str, int, float, bool)):
+                # numpy compares object arrays element by element in C: no Python loop.
+                out &= np.asarray(col == want, dtype=bool)
+            else:
+                out &= np.fromiter((check(v) for v in col), dtype=bool, count=n)
+        return out
+
+
+MISSING = _MISSING
+
+
+def compile_filter(filters: Filters | None) -> CompiledFilter | None:
+    """Compile a filter mapping (None or empty: no filter)."""
     if not filters:
         return None
     if not isinstance(filters, Mapping):
@@ -72,7 +100,7 @@ def compile_filter(filters: Filters | None) -> Callable[[Mapping[str, Any]], boo
             f"Filters must be a mapping of metadata key to value, got {type(filters).__name__}; "
             "e.g. {'category': 'pricing'}."
         )
-    checks: list[tuple[str, Callable[[Any], bool]]] = []
+    checks: list[tuple[str, str, Any, Callable[[Any], bool]]] = []
     for key, cond in filters.items():
         if not isinstance(key, str):
             raise FilterError(f"Filter keys must be strings, got {key!r}.")
@@ -80,13 +108,9 @@ def compile_filter(filters: Filters | None) -> Callable[[Mapping[str, Any]], boo
             if not cond:
                 raise FilterError(f"Filter for {key!r} is an empty mapping; give an operator.")
             for op, want in cond.items():
-                checks.append((key, _cmp(str(op), want)))
+                checks.append((key, str(op), want, _cmp(str(op), want)))
         elif isinstance(cond, (list, tuple, set, frozenset)):
-            checks.append((key, _cmp("$in", list(cond))))
+            checks.append((key, "$in", list(cond), _cmp("$in", list(cond))))
         else:
-            checks.append((key, _cmp("$eq", cond)))
-
-    def predicate(metadata: Mapping[str, Any]) -> bool:
-        return all(check(metadata.get(key, _MISSING)) for key, check in checks)
-
-    return predicate
+            checks.append((key, "$eq", cond, _cmp("$eq", cond)))
+    return CompiledFilter(checks)

@@ -26,7 +26,7 @@ from ._errors import (
     IndexFormatError,
     RetrievalError,
 )
-from ._filters import Filters, compile_filter
+from ._filters import MISSING, Filters, compile_filter
 from ._loaders import Chunker, text_hash
 from ._types import Chunk, IngestSummary, SearchHit, jsonable_metadata
 from ._vectors import HNSW_THRESHOLD, IndexKind, VectorIndex
@@ -95,8 +95,12 @@ class DocumentIndex:
         self._by_vid: dict[int, str] = {}
         self._vectors: VectorIndex | None = None
         self._bm25 = BM25Index()
-        self._bm25_rows: list[str] = []
-        self._bm25_row_of: dict[str, int] = {}
+        # Row order shared by BM25 and filter columns; rebuilt lazily after changes.
+        self._rows: list[str] = []
+        self._row_of: dict[str, int] = {}
+        self._row_vids = np.zeros(0, dtype=np.int64)
+        self._columns: dict[str, np.ndarray] = {}
+        self._rows_dirty = False
         self._bm25_dirty = False
         self._next_vid = 0
         self._dirty = False
@@ -201,7 +205,8 @@ class DocumentIndex:
         elif chunks:
             raise IndexCorruptError(f"{snap_dir} has chunks but no vectors file.", path=path)
         self._bm25 = BM25Index.read(snap_dir, manifest.get("bm25") or {}, len(chunks))
-        self._set_bm25_rows()
+        self._rows_dirty = True
+        self._ensure_rows()
         return self
 
     # -- facts -------------------------------------------------------------------
@@ -395,7 +400,9 @@ class DocumentIndex:
                 self._dirty = True
             if summary.changed:
                 self._dirty = True
-                self._bm25_dirty = True
+                self._rows_dirty = self._bm25_dirty = True
+            elif touched:
+                self._rows_dirty = True  # metadata columns changed
         summary.seconds = time.perf_counter() - t0
         return summary
 
@@ -542,22 +549,37 @@ class DocumentIndex:
                 if self._vectors is not None:
                     self._vectors.remove(vids)
                 self._dirty = True
-                self._bm25_dirty = True
+                self._rows_dirty = self._bm25_dirty = True
         return len(vids)
 
     # -- search ------------------------------------------------------------------
 
-    def _set_bm25_rows(self) -> None:
-        self._bm25_rows = list(self._chunks)
-        self._bm25_row_of = {cid: i for i, cid in enumerate(self._bm25_rows)}
-        self._bm25_dirty = False
+    def _ensure_rows(self) -> None:
+        with self._lock:
+            if self._rows_dirty or len(self._rows) != len(self._chunks):
+                self._rows = list(self._chunks)
+                self._row_of = {cid: i for i, cid in enumerate(self._rows)}
+                self._row_vids = np.fromiter((self._chunks[c].vid for c in self._rows),
+                                             dtype=np.int64, count=len(self._rows))
+                self._columns = {}
+                self._rows_dirty = False
+                self._bm25_dirty = True
+
+    def _column(self, key: str) -> np.ndarray:
+        """Values of one metadata key per row (object array; MISSING where absent)."""
+        col = self._columns.get(key)
+        if col is None:
+            col = np.empty(len(self._rows), dtype=object)
+            col[:] = [self._chunks[c].metadata.get(key, MISSING) for c in self._rows]
+            self._columns[key] = col
+        return col
 
     def _ensure_bm25(self) -> None:
         with self._lock:
-            if self._bm25_dirty or self._bm25.size != len(self._chunks):
-                rows = list(self._chunks)
-                self._bm25.build([self._chunks[c].text for c in rows])
-                self._set_bm25_rows()
+            self._ensure_rows()
+            if self._bm25_dirty or self._bm25.size != len(self._rows):
+                self._bm25.build([self._chunks[c].text for c in self._rows])
+                self._bm25_dirty = False
 
     def search(self, query: str, k: int = 5, *, filters: Filters | None = None,
                mode: SearchMode = "hybrid", candidates: int | None = None,
@@ -585,18 +607,18 @@ class DocumentIndex:
             return []
         depth = k if mode != "hybrid" else (candidates or max(2 * k, 50))
         with self._lock:
-            allowed_ids = None
+            allowed: np.ndarray | None = None
             if pred is not None:
-                allowed_ids = [c.id for c in self._chunks.values() if pred(c.metadata)]
-                if not allowed_ids:
+                self._ensure_rows()
+                allowed = pred.mask(self._column, len(self._rows))
+                if not allowed.any():
                     return []
             qvec = None
             dense: dict[str, float] = {}
             dense_order: list[str] = []
             if mode in ("hybrid", "dense"):
                 qvec = self._query_vector(query, query_vector)
-                allowed_vids = None if allowed_ids is None else np.asarray(
-                    [self._chunks[c].vid for c in allowed_ids], dtype=np.int64)
+                allowed_vids = None if allowed is None else self._row_vids[allowed]
                 assert self._vectors is not None
                 scores, vids = self._vectors.search(qvec, depth, allowed_vids)
                 for s, v in zip(scores, vids, strict=True):
@@ -608,18 +630,15 @@ class DocumentIndex:
             lex_order: list[str] = []
             if mode in ("hybrid", "bm25"):
                 self._ensure_bm25()
-                mask = None
-                if allowed_ids is not None:
-                    mask = np.zeros(len(self._bm25_rows), dtype=np.float32)
-                    mask[[self._bm25_row_of[c] for c in allowed_ids]] = 1.0
+                mask = None if allowed is None else allowed.astype(np.float32)
                 bm25_all = self._bm25.scores(query, mask)
                 _, rows = self._bm25.search_scores(bm25_all, depth)
-                lex_order = [self._bm25_rows[int(r)] for r in rows]
+                lex_order = [self._rows[int(r)] for r in rows]
             if mode == "dense":
                 ranked = [(cid, dense[cid]) for cid in dense_order]
             elif mode == "bm25":
                 assert bm25_all is not None
-                ranked = [(cid, float(bm25_all[self._bm25_row_of[cid]])) for cid in lex_order]
+                ranked = [(cid, float(bm25_all[self._row_of[cid]])) for cid in lex_order]
             else:
                 fused: dict[str, float] = {}
                 for order in (dense_order, lex_order):
@@ -639,7 +658,7 @@ class DocumentIndex:
                     id=cid, text=c.text, score=float(score), metadata=dict(c.metadata),
                     doc_id=c.doc_id, rank=rank,
                     dense_score=dense.get(cid) if qvec is not None else None,
-                    bm25_score=(float(bm25_all[self._bm25_row_of[cid]])
+                    bm25_score=(float(bm25_all[self._row_of[cid]])
                                 if bm25_all is not None else None)))
             return hits
 
@@ -667,7 +686,7 @@ class DocumentIndex:
             raise RetrievalError("This index has no path; call save(path) with a folder.")
         with self._lock:
             self._ensure_bm25()
-            chunks = [self._chunks[c] for c in self._bm25_rows]
+            chunks = [self._chunks[c] for c in self._rows]
 
             def write_files(tmp: Path) -> list[str]:
                 names = []
