@@ -26,7 +26,10 @@ def _file_sha(path: Path) -> str:
     return h.hexdigest()[:32]
 
 
-def _doc_id(index: DocumentIndex, file: Path, root: Path, given_file: bool) -> str:
+def _doc_id(index: DocumentIndex, file: Path, root: Path, given_file: bool,
+            by_source: dict[str, str]) -> str:
+    if str(file) in by_source:  # already indexed (maybe via its folder): keep its id
+        return by_source[str(file)]
     base = file.name if given_file else f"{root.name}/{file.relative_to(root).as_posix()}"
     existing = index.chunks(base)
     if existing and existing[0].source not in (None, str(file)):
@@ -48,6 +51,7 @@ def ingest_paths(index: DocumentIndex, paths: str | Path | Iterable[str | Path],
     config = index.chunker.config
     docs: list[tuple[str, list[tuple[str, str, dict[str, Any]]]]] = []
     seen_sources: set[str] = set()
+    by_source = {c.source: c.doc_id for c in index.chunks() if c.source is not None}
     iterator: Iterable[tuple[Path, Path]] = files
     if show_progress and files:
         from tqdm.auto import tqdm
@@ -58,7 +62,7 @@ def ingest_paths(index: DocumentIndex, paths: str | Path | Iterable[str | Path],
         seen_sources.add(source)
         given_file = file.parent == root and any(
             Path(p).expanduser().resolve() == file for p in paths)
-        doc_id = _doc_id(index, file, root, given_file)
+        doc_id = _doc_id(index, file, root, given_file, by_source)
         try:
             sha = _file_sha(file)
             old = index.chunks(doc_id)

@@ -110,6 +110,12 @@ def test_ingest_single_file_and_delete_by_source(folder, embedder):
     assert sorted(idx.documents()) == ["guide.md", "notes.txt"]
     assert idx.delete(source=folder / "notes.txt") == 1
     assert idx.documents() == ["guide.md"]
+    # A file already indexed through its folder keeps its id when ingested alone.
+    idx.ingest(folder)
+    n = len(idx)
+    s = idx.ingest(folder / "notes.txt")
+    assert s.skipped == 1 and len(idx) == n
+    assert "notes.txt" not in idx.documents() and "kb/notes.txt" in idx.documents()
 
 
 def test_bad_paths_are_explained_and_change_nothing(folder, embedder, tmp_path):
