@@ -52,6 +52,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "sapient.connectors.llamacpp",
     "sapient.connectors.embeddings",
     "sapient.plugins.functions",
+    "sapient.plugins.retrieval",
     "sapient.plugins.demo",
 )
 
