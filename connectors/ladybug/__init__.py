@@ -305,32 +305,57 @@ class LadybugStore:
         return "".join(f" SET {var}.{_q(k)} = row.{prefix}{k}" for k in keys)
 
     def _merge_nodes(self, conn: Any, nodes: Sequence[Node]) -> None:
-        groups: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = {}
+        # Deduplicate first: a MERGE inside one UNWIND does not see rows merged earlier
+        # in the same batch (LadybugDB 0.22), so each name must appear once.
+        merged: dict[tuple[str, str], dict[str, Any]] = {}
         for n in nodes:
-            keys = tuple(sorted(k for k, v in n.properties.items() if k != "name" and v is not None))
-            row = {"n": n.name, **{f"p_{k}": n.properties[k] for k in keys}}
-            groups.setdefault((n.label, keys), []).append(row)
+            props = merged.setdefault((n.label, n.name), {})
+            props.update({k: v for k, v in n.properties.items() if k != "name" and v is not None})
+        groups: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = {}
+        for (label, name), props in merged.items():
+            keys = tuple(sorted(props))
+            groups.setdefault((label, keys), []).append(
+                {"n": name, **{f"p_{k}": props[k] for k in keys}})
         for (label, keys), rows in groups.items():
             conn.execute(f"UNWIND $rows AS row MERGE (a:{_q(label)} {{name: row.n}})"
                          + self._set_clause("a", keys, "p_"), {"rows": rows})
 
     def _merge_triples(self, conn: Any, triples: Sequence[Triple]) -> None:
-        groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        self._merge_nodes(conn, [n for t in triples for n in (
+            Node(t.head, t.head_label, t.head_properties),
+            Node(t.tail, t.tail_label, t.tail_properties))])
+        # Relationships: MERGE on a relationship inside UNWIND misses pairs that share a
+        # node (LadybugDB 0.22), so find the existing pairs and CREATE only new ones.
+        by_type: dict[tuple[str, str, str], dict[tuple[str, str], dict[str, Any]]] = {}
         for t in triples:
-            hk = tuple(sorted(k for k, v in t.head_properties.items() if k != "name" and v is not None))
-            tk = tuple(sorted(k for k, v in t.tail_properties.items() if k != "name" and v is not None))
-            rk = tuple(sorted(k for k, v in t.properties.items() if v is not None))
-            row = {"h": t.head, "t": t.tail}
-            row.update({f"h_{k}": t.head_properties[k] for k in hk})
-            row.update({f"t_{k}": t.tail_properties[k] for k in tk})
-            row.update({f"r_{k}": t.properties[k] for k in rk})
-            groups.setdefault((t.head_label, t.relation, t.tail_label, hk, tk, rk), []).append(row)
-        for (hl, rel, tl, hk, tk, rk), rows in groups.items():
-            cypher = (f"UNWIND $rows AS row MERGE (a:{_q(hl)} {{name: row.h}})"
-                      f"{self._set_clause('a', hk, 'h_')} "
-                      f"MERGE (b:{_q(tl)} {{name: row.t}}){self._set_clause('b', tk, 't_')} "
-                      f"MERGE (a)-[r:{_q(rel)}]->(b){self._set_clause('r', rk, 'r_')}")
-            conn.execute(cypher, {"rows": rows})
+            pairs = by_type.setdefault((t.head_label, t.relation, t.tail_label), {})
+            pairs.setdefault((t.head, t.tail), {}).update(
+                {k: v for k, v in t.properties.items() if v is not None})
+        for (hl, rel, tl), pairs in by_type.items():
+            match = (f"UNWIND $rows AS row MATCH (a:{_q(hl)} {{name: row.h}}), "
+                     f"(b:{_q(tl)} {{name: row.t}}) ")
+            probe = [{"h": h, "t": t} for h, t in pairs]
+            existing = {(r[0], r[1]) for r in conn.execute(
+                f"UNWIND $rows AS row MATCH (a:{_q(hl)} {{name: row.h}})-[r:{_q(rel)}]->"
+                f"(b:{_q(tl)} {{name: row.t}}) RETURN DISTINCT a.name, b.name",
+                {"rows": probe}).get_all()}
+            groups: dict[tuple[bool, tuple[str, ...]], list[dict[str, Any]]] = {}
+            for (h, t), props in pairs.items():
+                old = (h, t) in existing
+                if old and not props:
+                    continue
+                keys = tuple(sorted(props))
+                groups.setdefault((old, keys), []).append(
+                    {"h": h, "t": t, **{f"r_{k}": props[k] for k in keys}})
+            for (old, keys), rows in groups.items():
+                if old:
+                    cypher = (f"UNWIND $rows AS row MATCH (a:{_q(hl)} {{name: row.h}})-"
+                              f"[r:{_q(rel)}]->(b:{_q(tl)} {{name: row.t}})"
+                              + self._set_clause("r", keys, "r_"))
+                else:
+                    props = ", ".join(f"{_q(k)}: row.r_{k}" for k in keys)
+                    cypher = match + f"CREATE (a)-[r:{_q(rel)} {{{props}}}]->(b)"
+                conn.execute(cypher, {"rows": rows})
 
     def run_script(self, text: str) -> int:
         """Run a script of ``CREATE`` statements (as in Neo4j's example datasets).

@@ -44,10 +44,7 @@ def extract_cypher(text: str) -> str:
     """
     text = (text or "").strip()
     m = _FENCE.search(text)
-    if m:
-        body = m.group(2)
-    else:
-        body = re.sub(r"^\s*(cypher|query)\s*:\s*", "", text, flags=re.I)
+    body = m.group(2) if m else re.sub(r"^\s*(cypher|query)\s*:\s*", "", text, flags=re.I)
     start = _START_RE.search(body)
     if not start:
         return ""

@@ -29,9 +29,7 @@ from .ingest import normalize_name
 __all__ = ["Answer", "GraphRetriever", "Hop", "Link"]
 
 _STOP = frozenset(
-    "a an the of in on at to for from by with and or is are was were be been who whom whose "
-    "what which where when why how does do did name tell me give list that this these those "
-    "it its as".split())
+    ["a", "an", "the", "of", "in", "on", "at", "to", "for", "from", "by", "with", "and", "or", "is", "are", "was", "were", "be", "been", "who", "whom", "whose", "what", "which", "where", "when", "why", "how", "does", "do", "did", "name", "tell", "me", "give", "list", "that", "this", "these", "those", "it", "its", "as"])
 
 
 @dataclass(frozen=True)
