@@ -79,6 +79,45 @@ def _words(rel: str) -> str:
     return re.sub(r"[_\W]+", " ", rel).strip().lower()
 
 
+# What a wh-word asks for when the question names no type itself.
+_WH_TYPES = {"where": "place location country city", "when": "date time year",
+             "who": "person", "whom": "person", "how old": "age", "how many": "number count"}
+_AUX = frozenset(["does", "do", "did", "is", "are", "was", "were", "has", "have", "had", "can", "will", "plays", "play"])
+_PREP = frozenset(["from", "in", "at", "of", "for", "with", "on", "by", "to", "that", "who", "which"])
+_ASK = ("which", "what", "name", "list", "give", "tell")
+
+
+def asked_type(question: str) -> str:
+    """The kind of thing a question asks for: "which football club ..." -> "football club".
+
+    A general reading of question structure (wh-word, then the noun phrase before the
+    verb), used as a prior on the answer's type; ``""`` when nothing can be read.
+    """
+    words = re.findall(r"[a-z]+", question.lower())
+    text = " ".join(words)
+    for wh in ("how old", "how many"):
+        if text.startswith(wh) or f" {wh} " in f" {text} ":
+            return _WH_TYPES[wh]
+    for i, w in enumerate(words):
+        if w in ("where", "when", "who", "whom"):
+            return _WH_TYPES[w]
+        if w in _ASK:
+            rest = words[i + 1:]
+            phrase: list[str] = []
+            for t in rest:
+                if t in _AUX or t in _PREP:
+                    break
+                phrase.append(t)
+            if not phrase and rest and rest[0] in _AUX:  # "what is the age of X"
+                for t in rest[1:]:
+                    if t in ("of", "for", "that", "does", "do", "is"):
+                        break
+                    phrase.append(t)
+            content = [t for t in phrase if t not in _STOP and t not in ("me", "us")]
+            return " ".join(content[:4])
+    return ""
+
+
 class GraphRetriever:
     """Answer questions from a graph store without an LLM.
 
@@ -90,12 +129,16 @@ class GraphRetriever:
         max_edges: edges read per hop at most (bounds work on hub nodes).
         fuzzy_cutoff: rapidfuzz ratio (0-100) a fuzzy link needs.
         embed_cutoff: cosine a link by embedding needs.
+        type_weight: weight of the answer-type prior (the question's asked type,
+            e.g. "where" -> place, against the type the last relation names); 0 turns
+            it off.
     """
 
     def __init__(self, store: GraphStore, embedder: Any = None, *, max_hops: int = 2,
                  max_edges: int = 20000, fuzzy_cutoff: float = 88.0,
-                 embed_cutoff: float = 0.6) -> None:
+                 embed_cutoff: float = 0.6, type_weight: float = 0.25) -> None:
         self.store = store
+        self.type_weight = type_weight
         self.embedder = embedder
         self.max_hops = max(1, min(3, max_hops))
         self.max_edges = max_edges
@@ -227,6 +270,15 @@ class GraphRetriever:
             parts.append(self._hop_text(hop, names[i], obj))
         return " , ".join(parts)
 
+    def _answer_type(self, hop: Hop) -> str:
+        """The answer's type read from the last relation's name, when the answer is its
+        object: ``plays_in_club`` -> "club". Unknown ("") when it is the subject."""
+        rel, forward = hop.edge.relation, hop.forward
+        if rel in self._inverse:
+            rel, forward = self._inverse[rel], not forward
+        last = _words(rel).split()[-1:] if forward else []
+        return last[0] if last and last[0] not in _STOP else ""
+
     def _canonical(self, hop: Hop) -> tuple[str, bool, tuple[str, str]]:
         rel, forward = hop.edge.relation, hop.forward
         if rel in self._inverse:
@@ -285,6 +337,16 @@ class GraphRetriever:
                 continue
             texts = [self._path_text(p) for p in paths]
             scores = self._score(q_text, texts)
+            wanted = asked_type(question) if self.type_weight else ""
+            if wanted and self.embedder is not None:
+                types = [self._answer_type(p[-1]) for p in paths]
+                known = sorted({t for t in types if t})
+                if known:
+                    vecs = self._embed([wanted, *known])
+                    fit = dict(zip(known, (float(v) for v in vecs[1:] @ vecs[0]), strict=True))
+                    neutral = sum(fit.values()) / len(fit)  # an unknown type neither helps nor hurts
+                    scores = [s + self.type_weight * fit.get(t, neutral)
+                              for s, t in zip(scores, types, strict=True)]
             for path, score in zip(paths, scores, strict=True):
                 target = path[-1].target
                 if target in anchors:
