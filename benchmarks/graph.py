@@ -184,7 +184,7 @@ def synthetic(tmpdir: Path, edges: int, nodes: int, seed: int = 0) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--limit", type=int, default=1000,
+    ap.add_argument("--limit", type=int, default=1500,
                     help="questions per file, sampled with a fixed seed (0 = all)")
     ap.add_argument("--synthetic-edges", type=int, default=1_000_000)
     ap.add_argument("--quick", action="store_true", help="200 questions, 100k synthetic edges")

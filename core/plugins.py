@@ -50,7 +50,10 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "sapient.connectors.scripted",
     "sapient.connectors.openai",
     "sapient.connectors.embeddings",
+    "sapient.connectors.ladybug",
+    "sapient.connectors.neo4j",
     "sapient.plugins.functions",
+    "sapient.plugins.knowledge_graph",
 )
 
 

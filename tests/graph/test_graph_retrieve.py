@@ -59,3 +59,16 @@ def test_plugin_registers_tools_through_host(tmp_path):
     assert {"graph_schema", "graph_retrieve", "graph_query"} <= set(tools)
     assert not host.load_errors
     assert tools["graph_schema"].source == "sapient.plugins.knowledge_graph"
+
+
+def test_agent_cites_graph_paths(people_store, embedder, tmp_path):
+    from sapient import Agent
+    from sapient.connectors.scripted import ScriptedLLM
+
+    toolkit = GraphToolkit(people_store, Settings(home=tmp_path), embedder=embedder)
+    llm = ScriptedLLM([{"tool": "graph_retrieve",
+                        "args": {"question": "Which company does Alice Smith work at?"}},
+                       "Alice Smith works at Acme Corp."])
+    result = Agent(llm, tools=toolkit.tools()).run("Where does Alice work?")
+    assert result.answer == "Alice Smith works at Acme Corp."
+    assert any("Acme Corp" in c.text and "WORKS_AT" in c.text for c in result.citations)
