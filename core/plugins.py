@@ -57,6 +57,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "sapient.plugins.retrieval",
     "sapient.plugins.knowledge_graph",
     "sapient.plugins.demo",
+    "sapient.plugins.anomaly",
 )
 
 
