@@ -32,7 +32,7 @@ from sapient.core.errors import ConfigurationError, LLMError
 from sapient.core.llm import LLMResponse, StreamDelta
 from sapient.core.messages import Message, ToolCall, Usage
 
-from ._grammar import choice_grammar, json_complete, schema_grammar
+from ._grammar import call_arguments_grammar, choice_grammar, json_complete, schema_grammar
 from ._prompt import ANSWER, PromptFormat, normalise, render_tools
 
 __all__ = ["LlamaCppLLM", "load_llama"]
@@ -240,11 +240,15 @@ class LlamaCppLLM:
         if chosen is not None and chosen != answer:
             t = by_name[chosen]
             prefix = prompt + f'{{"name": {json.dumps(chosen)}, "arguments": '
-            gen = engine.generate(self._tokens(prefix), grammar=schema_grammar(t.parameters),
-                                  max_tokens=max_tokens, is_complete=json_complete,
+            gen = engine.generate(self._tokens(prefix),
+                                  grammar=call_arguments_grammar(t.parameters),
+                                  max_tokens=max_tokens, is_complete=_call_complete,
                                   **sampling).run()
             usage.completion_tokens += gen.completion_tokens
-            call = ToolCall(name=chosen, arguments=gen.text.strip() or "{}",
+            arguments = gen.text.strip()
+            if arguments.endswith("}"):  # the call object's own closing brace
+                arguments = arguments[:-1].rstrip()
+            call = ToolCall(name=chosen, arguments=arguments or "{}",
                             id=f"call_{uuid.uuid4().hex[:12]}")
             reason = "tool_calls" if gen.finish_reason == "stop" else "length"
             yield LLMResponse(text=None, tool_calls=[call], usage=usage, finish_reason=reason,
@@ -264,6 +268,12 @@ class LlamaCppLLM:
         text = gen.text.strip() if output_schema is not None else gen.text
         yield LLMResponse(text=text, tool_calls=[], usage=usage,
                           finish_reason=gen.finish_reason, model=self.model)
+
+
+def _call_complete(text: str) -> bool:
+    """Arguments plus the call's closing brace are complete."""
+    stripped = text.rstrip()
+    return stripped.endswith("}") and json_complete(stripped[:-1])
 
 
 def _forced_name(tool_choice: Any, tools: Sequence[Any]) -> str | None:

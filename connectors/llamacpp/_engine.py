@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
+
 from sapient.core.errors import ConfigurationError, LLMError
 
 __all__ = ["Engine", "Generation", "GrammarError"]
@@ -81,6 +82,7 @@ class Engine:
         self._data_p = llama_cpp.llama_token_data_p
         self._buf = ctypes.create_string_buffer(64)
         self._pieces: dict[int, bytes] = {}
+        self._ids: dict[bytes, int] | None = None
 
     # -- tokens ------------------------------------------------------------------------
 
@@ -233,7 +235,9 @@ class Engine:
                         if not np.isfinite(masked).any():
                             raise LLMError("The grammar allows no further token; it may be "
                                            "contradictory.", provider="llamacpp")
-                        token = self._pick(masked, rng, temperature, top_k, top_p)
+                        healed = self._heal(token, masked)
+                        token = healed if healed is not None else self._pick(
+                            masked, rng, temperature, top_k, top_p)
                     if token in stop_tokens or self.is_eog(token):
                         finish = "stop"
                         break
@@ -263,6 +267,33 @@ class Engine:
             finally:
                 if smpl is not None:
                     self._lib.llama_sampler_free(smpl)
+
+    def _heal(self, rejected: int, masked: np.ndarray) -> int | None:
+        """The longest allowed token whose text is a prefix of the rejected token's.
+
+        A model that wants ``},`` where the grammar allows only ``}`` meant to close
+        the object; taking ``}`` keeps that intent, where the best-scoring allowed
+        token might instead be another digit (``10`` becoming ``1000...``).
+        """
+        piece = self.piece(rejected)
+        if len(piece) < 2:
+            return None
+        ids = self._piece_ids()
+        for n in range(len(piece) - 1, 0, -1):
+            tid = ids.get(piece[:n])
+            if tid is not None and np.isfinite(masked[tid]):
+                return tid
+        return None
+
+    def _piece_ids(self) -> dict[bytes, int]:
+        """Token id of each token text (built on first use, about half a second)."""
+        if self._ids is None:
+            ids: dict[bytes, int] = {}
+            for tid in range(self.n_vocab):
+                ids.setdefault(self.piece(tid), tid)
+            ids.pop(b"", None)
+            self._ids = ids
+        return self._ids
 
     def _allowed_end(self, smpl: Any) -> bool:
         eos = self.llama.token_eos()

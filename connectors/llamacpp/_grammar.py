@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
 from sapient.core.errors import ConfigurationError
 
-__all__ = ["choice_grammar", "schema_grammar", "digits_grammar", "prepare_schema",
+__all__ = ["call_arguments_grammar", "choice_grammar", "schema_grammar", "digits_grammar", "prepare_schema",
            "json_complete"]
 
 #: Upper bounds added where a schema sets none (characters per string, items per array).
@@ -92,6 +93,18 @@ def schema_grammar(schema: dict[str, Any], *, tighten: bool = True) -> str:
             "Simplify the schema (local $refs, anyOf, enums, objects, arrays and scalar "
             "types are supported)."
         ) from exc
+
+
+def call_arguments_grammar(schema: dict[str, Any]) -> str:
+    """Arguments under ``schema`` followed by the ``}`` that closes the call object.
+
+    The closing brace is part of the grammar because models write ``5}}`` as one
+    token more often than ``5`` then ``}``; a grammar that ended at the arguments
+    would reject that token and push the model onto a worse one (``50...``).
+    """
+    body = schema_grammar(schema)
+    renamed = re.sub(r"^root ::=", "call-arguments ::=", body, flags=re.MULTILINE)
+    return renamed.rstrip("\n") + '\nroot ::= call-arguments "}"\n'
 
 
 def digits_grammar(*, separator: str | None = ",", max_digits: int | None = None,

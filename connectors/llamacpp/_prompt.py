@@ -62,15 +62,44 @@ def call_json(name: str, arguments: Any) -> str:
     return json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False)
 
 
+def _type_text(schema: dict[str, Any]) -> str:
+    if "enum" in schema:
+        return " | ".join(json.dumps(v) for v in schema["enum"])
+    if "const" in schema:
+        return json.dumps(schema["const"])
+    t = schema.get("type")
+    if t == "array" and isinstance(schema.get("items"), dict):
+        return f"array of {_type_text(schema['items'])}"
+    if isinstance(t, list):
+        return " | ".join(map(str, t))
+    if t is None and ("anyOf" in schema or "oneOf" in schema):
+        return " | ".join(_type_text(s) for s in schema.get("anyOf") or schema["oneOf"])
+    if t is None and "$ref" in schema:
+        return "object"
+    return str(t or "any")
+
+
 def render_tools(tools: Sequence[Any], *, allow_answer: bool) -> str:
-    """The system-prompt section that lists tools and the reply format."""
+    """The system-prompt section that lists tools and the reply format.
+
+    Tools are shown as compact signatures with one line per argument rather than as
+    raw JSON schemas: small models copy schema text (``"type": ...``) into their
+    arguments when shown JSON, and signatures are shorter to evaluate. On BFCL with
+    the 270M model this nearly doubled correct calls in a side-by-side check.
+    """
     lines = ["You can call these tools:"]
     for t in tools:
-        spec = {"name": t.name, "description": t.description, "parameters": t.parameters}
-        lines.append(json.dumps(spec, ensure_ascii=False))
+        props = t.parameters.get("properties", {}) or {}
+        required = set(t.parameters.get("required", []) or [])
+        sig = ", ".join(f"{k}: {_type_text(v)}" + ("" if k in required else " (optional)")
+                        for k, v in props.items())
+        lines.append(f"- {t.name}({sig}): {t.description}".rstrip())
+        for k, v in props.items():
+            if isinstance(v, dict) and v.get("description"):
+                lines.append(f"    {k}: {v['description']}")
     lines.append("")
     lines.append('To call a tool, reply with one JSON object: {"name": "<tool name>", '
-                 '"arguments": {<arguments as the parameters schema says>}}.')
+                 '"arguments": {"<argument>": <value>, ...}}.')
     if allow_answer:
         lines.append(f'To reply to the user without a tool, use the name "{ANSWER}" and then '
                      "write your reply.")

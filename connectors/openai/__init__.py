@@ -11,9 +11,12 @@ from typing import Any
 
 from sapient.core.hookspecs import hookimpl
 
+from ._capabilities import ServerCapabilities, probe_server
 from ._client import OpenAIChat, parse_spec
+from ._recovery import recover_tool_calls
 
-__all__ = ["OpenAIChat", "parse_spec"]
+__all__ = ["OpenAIChat", "ServerCapabilities", "parse_spec", "probe_server",
+           "recover_tool_calls"]
 
 
 def _from_spec(rest: str, settings: Any = None) -> OpenAIChat:

@@ -1,14 +1,34 @@
-"""The OpenAI chat-completions connector, on the official ``openai`` SDK."""
+"""The OpenAI chat-completions connector, on the official ``openai`` SDK.
+
+Against OpenAI-compatible local servers it adds what those servers often lack
+(see ``_capabilities.py`` and ``_shims.py``): a one-time capability probe, a shim
+for named and required ``tool_choice``, ``response_format`` in the style the server
+understands, and strict recovery of tool calls the model wrote as message text.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sapient.core.errors import ConfigurationError, LLMError
 from sapient.core.llm import LLMResponse, StreamDelta
 from sapient.core.messages import Message, ToolCall, Usage
+
+from ._capabilities import FULL, ServerCapabilities, probe_server
+from ._recovery import recover_tool_calls
+from ._shims import (
+    any_call_schema,
+    call_instruction,
+    forced_name,
+    response_format,
+    schema_instruction,
+    with_instruction,
+)
 
 __all__ = ["OpenAIChat", "parse_spec"]
 
@@ -48,6 +68,11 @@ class OpenAIChat:
         client / async_client: injected SDK clients (tests pass fakes or servers).
         timeout, max_retries: handed to the SDK, which retries connection errors,
             429 and 5xx with backoff; what still fails becomes an :class:`LLMError`.
+        capabilities: what the server enforces; default: probed on first need for
+            a ``base_url`` server, assumed complete for OpenAI itself.
+        probe: probe the server (default: only when ``base_url`` is set).
+        recover_tool_calls: turn a reply whose whole text is a valid JSON call to a
+            known tool into a tool call (default on).
     """
 
     provider = "openai"
@@ -63,6 +88,9 @@ class OpenAIChat:
         timeout: float = 120.0,
         max_retries: int = 2,
         default_options: dict[str, Any] | None = None,
+        capabilities: ServerCapabilities | None = None,
+        probe: bool | None = None,
+        recover_tool_calls: bool = True,
     ) -> None:
         self.model = model
         self.base_url = base_url
@@ -72,6 +100,10 @@ class OpenAIChat:
         self.timeout = timeout
         self.max_retries = max_retries
         self.default_options = dict(default_options or {})
+        self._capabilities = capabilities
+        self.probe = probe if probe is not None else base_url is not None
+        self.recover_tool_calls = recover_tool_calls
+        self._probe_lock = threading.Lock()
 
     # -- clients -------------------------------------------------------------------
 
@@ -105,25 +137,55 @@ class OpenAIChat:
                 max_retries=self.max_retries)
         return self._async_client
 
+    @property
+    def capabilities(self) -> ServerCapabilities:
+        """What the server enforces (probed once, on first need; see _capabilities)."""
+        if self._capabilities is None:
+            with self._probe_lock:
+                if self._capabilities is None:
+                    if not self.probe:
+                        self._capabilities = FULL
+                    else:
+                        import openai
+
+                        try:
+                            self._capabilities = probe_server(self.client, self.model,
+                                                              self.base_url)
+                        except openai.OpenAIError as exc:
+                            raise self._error(exc) from exc
+        return self._capabilities
+
     # -- request/response mapping -------------------------------------------------------
 
     def build_request(self, messages: Sequence[Message], tools: Sequence[Any],
-                      options: dict[str, Any]) -> dict[str, Any]:
-        """The keyword arguments for ``chat.completions.create``."""
+                      options: dict[str, Any], *, style: str | None = "json_schema"
+                      ) -> dict[str, Any]:
+        """The keyword arguments for ``chat.completions.create`` (no shims).
+
+        ``style`` is how ``output_schema`` is sent (see ``ServerCapabilities``);
+        ``None`` puts the schema into the system message instead.
+        """
         opts = {**self.default_options, **options}
-        req: dict[str, Any] = {"model": self.model,
-                               "messages": [m.to_openai() for m in messages]}
+        schema = opts.pop("output_schema", None)
+        if schema is not None and not tools and style is None:
+            messages = with_instruction(messages, schema_instruction(schema))
+        wire = [m.to_openai() for m in messages]
+        if self.base_url is not None:
+            # Compatible servers validate more strictly than OpenAI: llama-cpp-python's
+            # rejects an assistant turn whose content is null (a pure tool call).
+            for m in wire:
+                if m.get("role") == "assistant" and m.get("content") is None:
+                    m["content"] = ""
+        req: dict[str, Any] = {"model": self.model, "messages": wire}
         if tools:
             req["tools"] = [t.spec() for t in tools]
-        choice = _tool_choice(opts.pop("tool_choice", None), tools)
+        # Sent explicitly: some servers (llama-cpp-python's function-calling handler)
+        # ignore the tools unless tool_choice is given, unlike OpenAI's "auto" default.
+        choice = _tool_choice(opts.pop("tool_choice", None) or "auto", tools)
         if choice is not None:
             req["tool_choice"] = choice
-        schema = opts.pop("output_schema", None)
-        if schema is not None and not tools:
-            req["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "output", "schema": schema},
-            }
+        if schema is not None and not tools and style is not None:
+            req["response_format"] = response_format(schema, style)
         for key in ("temperature", "max_tokens", "top_p", "stop", "seed"):
             if key in opts:
                 req[key] = opts.pop(key)
@@ -174,42 +236,121 @@ class OpenAIChat:
         return LLMError(f"OpenAI request failed: {type(exc).__name__}: {exc}",
                         provider="openai", model=self.model)
 
+    # -- shims ------------------------------------------------------------------------
+
+    def plan(self, messages: Sequence[Message], tools: Sequence[Any],
+             options: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """The request to send and how to read the reply.
+
+        Modes: ``native`` (a normal reply, with leak recovery), ``forced:<tool>``
+        (the reply text is that tool's arguments, enforced by a JSON schema) and
+        ``any`` (the reply text is one ``{"name", "arguments"}`` call object).
+        """
+        tools = list(tools)
+        opts = {**self.default_options, **options}
+        choice = opts.get("tool_choice")
+        name = forced_name(choice) if tools else None
+        if name is not None and name not in {t.name for t in tools}:
+            raise ConfigurationError(
+                f"tool_choice names '{name}', which is not among the tools given "
+                f"({', '.join(t.name for t in tools)}).")
+        schema = opts.get("output_schema")
+        needs_probe = (tools and (name is not None or choice == "required")) or (
+            schema is not None and not tools)
+        caps = self.capabilities if needs_probe else FULL
+        rest = {k: v for k, v in options.items() if k not in ("tool_choice", "output_schema")}
+        if name is not None and not caps.named_tool_choice:
+            tool = next(t for t in tools if t.name == name)
+            msgs = with_instruction(messages, call_instruction(tools, name))
+            if caps.response_format:
+                req = self.build_request(msgs, (), rest)
+                req["response_format"] = response_format(tool.parameters, caps.response_format,
+                                                         "arguments")
+                return req, f"forced:{name}"
+            fallback = "required" if caps.required_tool_choice else "auto"
+            return self.build_request(msgs, [tool], {**rest, "tool_choice": fallback}), "native"
+        if tools and choice == "required" and not caps.required_tool_choice:
+            msgs = with_instruction(messages, call_instruction(tools, None))
+            if caps.response_format:
+                req = self.build_request(msgs, (), rest)
+                req["response_format"] = response_format(any_call_schema(tools),
+                                                         caps.response_format, "call")
+                return req, "any"
+            return self.build_request(msgs, tools, {**rest, "tool_choice": "auto"}), "native"
+        return self.build_request(messages, tools, options, style=caps.response_format), "native"
+
+    def read(self, response: LLMResponse, mode: str, tools: Sequence[Any],
+             options: dict[str, Any]) -> LLMResponse:
+        """Turn a reply into tool calls where the plan or a leaked call says so."""
+        if mode.startswith("forced:"):
+            text = (response.text or "").strip()
+            response.tool_calls = [ToolCall(mode.split(":", 1)[1], text or "{}",
+                                            id=f"call_{uuid.uuid4().hex[:12]}")]
+            response.text = None
+            response.finish_reason = "tool_calls"
+            return response
+        choice = {**self.default_options, **options}.get("tool_choice")
+        if (not response.tool_calls and tools and choice != "none"
+                and (self.recover_tool_calls or mode == "any")):
+            calls = recover_tool_calls(response.text, tools)
+            if calls:
+                response.tool_calls = calls[:1] if mode == "any" else calls
+                response.text = None
+                response.finish_reason = "tool_calls"
+        return response
+
     # -- LLM protocol ------------------------------------------------------------------
 
     def complete(self, messages: Sequence[Message], tools: Sequence[Any] = (),
                  **options: Any) -> LLMResponse:
         import openai
 
+        req, mode = self.plan(messages, tools, options)
         try:
-            resp = self.client.chat.completions.create(
-                **self.build_request(messages, tools, options))
+            resp = self.client.chat.completions.create(**req)
         except openai.OpenAIError as exc:
             raise self._error(exc) from exc
-        return self.parse_response(resp)
+        return self.read(self.parse_response(resp), mode, tools, options)
 
     async def acomplete(self, messages: Sequence[Message], tools: Sequence[Any] = (),
                         **options: Any) -> LLMResponse:
         import openai
 
+        if self._capabilities is None and self.probe:
+            await asyncio.to_thread(lambda: self.capabilities)  # probing blocks: not here
+        req, mode = self.plan(messages, tools, options)
         try:
-            resp = await self.async_client.chat.completions.create(
-                **self.build_request(messages, tools, options))
+            resp = await self.async_client.chat.completions.create(**req)
         except openai.OpenAIError as exc:
             raise self._error(exc) from exc
-        return self.parse_response(resp)
+        return self.read(self.parse_response(resp), mode, tools, options)
 
     def stream(self, messages: Sequence[Message], tools: Sequence[Any] = (),
                **options: Any) -> Iterator[StreamDelta | LLMResponse]:
         import openai
 
-        req = self.build_request(messages, tools, options)
+        req, mode = self.plan(messages, tools, options)
+        if mode != "native":  # a shimmed call arrives whole
+            try:
+                raw = self.client.chat.completions.create(**req)
+            except openai.OpenAIError as exc:
+                raise self._error(exc) from exc
+            yield self.read(self.parse_response(raw), mode, tools, options)
+            return
         req["stream"] = True
         req["stream_options"] = {"include_usage": True}
+        choice = {**self.default_options, **options}.get("tool_choice")
+        # Text that may be a leaked tool call is held back until the end, so a
+        # recovered call is never shown to the user as text.
+        watch = bool(tools) and choice != "none" and self.recover_tool_calls
+        held: list[str] = []
+        holding: bool | None = None if watch else False
         text: list[str] = []
         calls: dict[int, dict[str, Any]] = {}
         usage = Usage()
         finish = None
         model = self.model
+        answered = False
         try:
             for chunk in self.client.chat.completions.create(**req):
                 if getattr(chunk, "usage", None) is not None:
@@ -218,12 +359,24 @@ class OpenAIChat:
                 model = getattr(chunk, "model", None) or model
                 if not chunk.choices:
                     continue
-                choice = chunk.choices[0]
-                finish = choice.finish_reason or finish
-                delta = choice.delta
+                answered = True
+                choice_ = chunk.choices[0]
+                finish = choice_.finish_reason or finish
+                delta = choice_.delta
                 if delta.content:
                     text.append(delta.content)
-                    yield StreamDelta(delta.content)
+                    if holding is None:
+                        held.append(delta.content)
+                        start = "".join(held).lstrip()
+                        if start:
+                            holding = start[0] in "{[`<"
+                            if not holding:
+                                yield StreamDelta("".join(held))
+                                held.clear()
+                    elif holding:
+                        held.append(delta.content)
+                    else:
+                        yield StreamDelta(delta.content)
                 for tc in delta.tool_calls or []:
                     slot = calls.setdefault(tc.index, {"id": "", "name": "", "arguments": ""})
                     if tc.id:
@@ -233,7 +386,19 @@ class OpenAIChat:
                         slot["arguments"] += tc.function.arguments or ""
         except openai.OpenAIError as exc:
             raise self._error(exc) from exc
+        if not answered and tools:
+            # Some servers cannot stream tool calls and close the stream empty
+            # (llama-cpp-python: "Automatic streaming tool choice is not supported").
+            response = self.complete(messages, tools, **options)
+            if response.text:
+                yield StreamDelta(response.text)
+            yield response
+            return
         tool_calls = [ToolCall(c["name"], c["arguments"] or "{}", c["id"])
                       for _, c in sorted(calls.items())]
-        yield LLMResponse(text="".join(text) or None, tool_calls=tool_calls, usage=usage,
-                          finish_reason=finish, model=model)
+        response = self.read(LLMResponse(text="".join(text) or None, tool_calls=tool_calls,
+                                         usage=usage, finish_reason=finish, model=model),
+                             mode, tools, options)
+        if held and response.text:
+            yield StreamDelta("".join(held))
+        yield response

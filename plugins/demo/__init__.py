@@ -23,6 +23,10 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_LLM = "llamacpp:default"
 SERIES_FILE = "checkout_latency.csv"
 
+#: The tools the demo offers: one per kind of source, so even a tiny local model can
+#: pick the right one. Other registered tools stay available through ``sapient chat``.
+DEMO_TOOLS = ("search_documents", "graph_retrieve", "detect_anomalies")
+
 SAMPLE_QUESTIONS = [
     "What is the battery life of the Aurora X2?",
     "Who does Alice Smith know?",
@@ -85,7 +89,6 @@ def _system_prompt(prepared: dict[str, str]) -> str:
 def run_demo(args: argparse.Namespace, host: Any) -> int:
     """Prepare the sample data and chat (or answer ``--question`` and exit)."""
     from rich.console import Console
-
     from sapient.core.agent import Agent
     from sapient.core.cli import chat_loop
     from sapient.core.plugins import Host
@@ -105,9 +108,11 @@ def run_demo(args: argparse.Namespace, host: Any) -> int:
     for what, detail in prepared.items():
         _status(console, f"  {what}: {detail}")
     demo_host = Host(settings)
-    tools = list(demo_host.tools())
-    agent = Agent(demo_host.llm(), tools=tools, host=demo_host,
-                  system_prompt=_system_prompt(prepared), max_steps=4)
+    registered = demo_host.tools()
+    tools = [name for name in DEMO_TOOLS if name in registered]
+    agent = Agent(demo_host.llm(), tools=tools, host=demo_host, plugins=[LookFirst()],
+                  system_prompt=_system_prompt(prepared), max_steps=3,
+                  model_options={"max_tokens": 256})
     banner = (f"[bold]Sapient demo[/bold] [dim]model {settings.llm}; tools: {', '.join(tools)}."
               "\nTry: " + " | ".join(SAMPLE_QUESTIONS) + "\n/exit quits.[/dim]")
     questions = list(args.question or [])
@@ -123,6 +128,20 @@ def run_demo(args: argparse.Namespace, host: Any) -> int:
         for event in agent.stream(question):
             printer(event)
     return 0
+
+
+class LookFirst:
+    """A ``call_model`` wrapper: the first model turn of each run must call a tool.
+
+    Small local models often answer from memory instead of looking things up; forcing
+    one look-up grounds every answer in the demo data. Later turns are free.
+    """
+
+    @hookimpl(wrapper=True)
+    def call_model(self, request: Any) -> Any:
+        if request.run is not None and request.run.step == 1 and request.tools:
+            request.options.setdefault("tool_choice", "required")
+        return (yield)
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:

@@ -122,6 +122,7 @@ def get_weather(city: str) -> str:
 
 def llm_for(server: FakeOpenAI, **kw: Any) -> OpenAIChat:
     kw.setdefault("max_retries", 0)
+    kw.setdefault("probe", False)  # these tests script every reply; probing is tested apart
     return OpenAIChat("test-model", base_url=server.url, **kw)
 
 

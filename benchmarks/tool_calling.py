@@ -1,0 +1,406 @@
+"""Tool calling on BFCL: plain prompting vs a native handler vs Sapient's constrained calls.
+
+Runs the Berkeley Function Calling Leaderboard categories ``simple_python`` and
+``multiple`` with one model in three modes, side by side, question by question:
+
+``plain``
+    The tools and the reply format go into the prompt (the same text the
+    constrained mode uses); the model writes freely and the first JSON object in
+    its reply is parsed as the call.
+``handler``
+    The backend's own tool calling. For a llama.cpp model that is
+    llama-cpp-python's ``chatml-function-calling`` chat handler (tools passed as
+    OpenAI specs, ``tool_choice="auto"``); for an OpenAI-compatible server it is the
+    server's native ``tools`` support, without Sapient's shims.
+``constrained``
+    Sapient's connector with ``tool_choice="required"``: for llama.cpp the model
+    picks the tool under a grammar and writes the arguments under a grammar made
+    from the tool's JSON schema; for OpenAI-compatible servers the connector's
+    shims (capability probe, forced-call fallback, strict leak recovery).
+
+Scoring follows BFCL's AST checker: the function name must match and every
+argument must be one of the gold's acceptable values (strings compared after BFCL's
+normalisation: lower case, without spaces and ``,./-_*^``; floats accept integers;
+an optional argument may be left out when the gold lists ``""``). A response is
+*valid* when it is one call to a given function whose arguments validate against
+the function's JSON schema.
+
+Usage::
+
+    python benchmarks/tool_calling.py --limit 50
+    python benchmarks/tool_calling.py --llm 'openai:http://127.0.0.1:11434/v1#llama3.1'
+    python benchmarks/tool_calling.py --data DIR --json   # ends with one JSON line
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sapient import Host, Message, Settings, Tool, ToolArgumentError
+from sapient.connectors.llamacpp import LlamaCppLLM
+from sapient.connectors.llamacpp._prompt import render_tools
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "bfcl"
+CATEGORIES = ("simple_python", "multiple")
+MODES = ("plain", "handler", "constrained")
+
+
+# -- data ----------------------------------------------------------------------------
+
+
+def load_category(data: Path, category: str, limit: int | None) -> list[dict[str, Any]]:
+    """Questions of one BFCL category joined with their gold answers."""
+    qfile = data / f"BFCL_v4_{category}.json"
+    afile = data / "possible_answer" / f"BFCL_v4_{category}.json"
+    if not qfile.exists() or not afile.exists():
+        sys.exit(f"BFCL files for '{category}' not found under {data} (expected {qfile.name} "
+                 f"and possible_answer/{afile.name}). Pass --data DIR.")
+    gold = {}
+    for line in afile.read_text().splitlines():
+        if line.strip():
+            row = json.loads(line)
+            gold[row["id"]] = row["ground_truth"]
+    rows = []
+    for line in qfile.read_text().splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        row["gold"] = gold[row["id"]]
+        rows.append(row)
+        if limit is not None and len(rows) >= limit:
+            break
+    return rows
+
+
+def make_tools(functions: list[dict[str, Any]]) -> list[Tool]:
+    return [Tool.from_json_schema(f["name"], f.get("description", ""), f["parameters"],
+                                  lambda **kw: kw) for f in functions]
+
+
+def question_messages(row: dict[str, Any]) -> list[Message]:
+    out = []
+    for m in row["question"][0]:
+        out.append(Message.system(m["content"]) if m["role"] == "system"
+                   else Message.user(m["content"]))
+    return out
+
+
+# -- BFCL scoring -------------------------------------------------------------------------
+
+
+def _std(s: str) -> str:
+    return re.sub(r"[ ,./\-_*^]", "", s).lower().replace("'", '"')
+
+
+def _same(value: Any, gold: Any, bfcl_type: str | None) -> bool:
+    if isinstance(gold, bool) or isinstance(value, bool):
+        return value is gold
+    if isinstance(gold, str):
+        return isinstance(value, str) and _std(value) == _std(gold)
+    if isinstance(gold, (int, float)):
+        if not isinstance(value, (int, float)):
+            return False
+        if bfcl_type == "integer" and not isinstance(value, int):
+            return False
+        return float(value) == float(gold)
+    if isinstance(gold, list):
+        return (isinstance(value, list) and len(value) == len(gold)
+                and all(_same(v, g, None) for v, g in zip(value, gold, strict=True)))
+    if isinstance(gold, dict):
+        if not isinstance(value, dict):
+            return False
+        for key, possibles in gold.items():
+            if key not in value:
+                if "" not in possibles:
+                    return False
+            elif not any(_same(value[key], p, None) for p in possibles if p != ""):
+                return False
+        return set(value) <= set(gold)
+    return value == gold
+
+
+def bfcl_correct(name: str, args: dict[str, Any], row: dict[str, Any]) -> bool:
+    """BFCL's AST rule for one call against the gold (simple and multiple: one call)."""
+    gold_name, gold_args = next(iter(row["gold"][0].items()))
+    if name != gold_name:
+        return False
+    func = next(f for f in row["function"] if f["name"] == name)
+    props = func["parameters"].get("properties", {})
+    required = set(func["parameters"].get("required", []))
+    if set(args) - set(props):
+        return False
+    for param, schema in props.items():
+        possibles = gold_args.get(param)
+        if param not in args:
+            if param in required or (possibles is not None and "" not in possibles):
+                return False
+            continue
+        if possibles is None:
+            return False
+        if not any(_same(args[param], p, schema.get("type")) for p in possibles if p != ""):
+            return False
+    return True
+
+
+# -- modes --------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    name: str | None = None
+    args: dict[str, Any] | None = None
+    seconds: float = 0.0
+    tokens: int = 0
+    error: str | None = None
+
+
+@dataclass
+class Tally:
+    n: int = 0
+    valid: int = 0
+    correct: int = 0
+    seconds: list[float] = field(default_factory=list)
+    tokens: int = 0
+
+    def add(self, outcome: Outcome, ok_valid: bool, ok_correct: bool) -> None:
+        self.n += 1
+        self.valid += ok_valid
+        self.correct += ok_correct
+        self.seconds.append(outcome.seconds)
+        self.tokens += outcome.tokens
+
+    def summary(self) -> dict[str, float]:
+        total = sum(self.seconds)
+        return {
+            "valid": round(self.valid / self.n, 4) if self.n else 0.0,
+            "accuracy": round(self.correct / self.n, 4) if self.n else 0.0,
+            "s_per_call": round(total / self.n, 3) if self.n else 0.0,
+            "s_median": round(statistics.median(self.seconds), 3) if self.seconds else 0.0,
+            "tokens_per_s": round(self.tokens / total, 1) if total else 0.0,
+        }
+
+
+def first_call_object(text: str) -> Any:
+    """Plain mode's parser: the first JSON object in ``text`` shaped like a call
+    (``name`` and ``arguments``), else the first JSON object at all."""
+    decoder = json.JSONDecoder()
+    first = None
+    for match in re.finditer(r"\{", text):
+        try:
+            value, _ = decoder.raw_decode(text[match.start():])
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict) and "name" in value and "arguments" in value:
+            return value
+        if first is None:
+            first = value
+    return first
+
+
+def _count_tokens(llm: Any, text: str, usage_tokens: int) -> int:
+    if isinstance(llm, LlamaCppLLM) and text:
+        return len(llm.llama.tokenize(text.encode(), add_bos=False, special=False))
+    return usage_tokens
+
+
+def run_plain(llm: Any, msgs: list[Message], tools: list[Tool], max_tokens: int) -> Outcome:
+    system = Message.system(render_tools(tools, allow_answer=False))
+    t0 = time.perf_counter()
+    resp = llm.complete([system, *msgs], (), max_tokens=max_tokens, temperature=0)
+    out = Outcome(seconds=time.perf_counter() - t0)
+    text = resp.text or ""
+    out.tokens = _count_tokens(llm, text, resp.usage.completion_tokens)
+    data = first_call_object(text)
+    if isinstance(data, dict) and isinstance(data.get("name"), str):
+        out.name = data["name"]
+        args = data.get("arguments", data.get("parameters", {}))
+        out.args = args if isinstance(args, dict) else None
+    return out
+
+
+def run_handler(llm: Any, msgs: list[Message], tools: list[Tool], max_tokens: int) -> Outcome:
+    out = Outcome()
+    if isinstance(llm, LlamaCppLLM):
+        from llama_cpp.llama_chat_format import get_chat_completion_handler
+
+        handler = get_chat_completion_handler("chatml-function-calling")
+        t0 = time.perf_counter()
+        resp = handler(llama=llm.llama, messages=[m.to_openai() for m in msgs],
+                       tools=[t.spec() for t in tools], tool_choice="auto", temperature=0,
+                       max_tokens=max_tokens)
+        out.seconds = time.perf_counter() - t0
+        msg = resp["choices"][0]["message"]
+        calls = msg.get("tool_calls") or []
+        if calls:
+            fn = calls[0]["function"]
+            out.tokens = _count_tokens(llm, fn["arguments"], 0)
+            out.name = fn["name"]
+            try:
+                args = json.loads(fn["arguments"])
+                out.args = args if isinstance(args, dict) else None
+            except json.JSONDecodeError:
+                out.args = None
+        else:
+            out.tokens = _count_tokens(llm, msg.get("content") or "", 0)
+        return out
+    # An OpenAI-compatible server: its native tool calling, without Sapient's shims.
+    t0 = time.perf_counter()
+    req = llm.build_request(msgs, tools, {"tool_choice": "auto", "max_tokens": max_tokens,
+                                          "temperature": 0})
+    resp = llm.client.chat.completions.create(**req)
+    out.seconds = time.perf_counter() - t0
+    parsed = llm.parse_response(resp)
+    out.tokens = parsed.usage.completion_tokens
+    if parsed.tool_calls:
+        call = parsed.tool_calls[0]
+        out.name = call.name
+        try:
+            args = json.loads(call.arguments_json())
+            out.args = args if isinstance(args, dict) else None
+        except json.JSONDecodeError:
+            out.args = None
+    return out
+
+
+def run_constrained(llm: Any, msgs: list[Message], tools: list[Tool],
+                    max_tokens: int) -> Outcome:
+    t0 = time.perf_counter()
+    resp = llm.complete(msgs, tools, tool_choice="required", max_tokens=max_tokens,
+                        temperature=0)
+    out = Outcome(seconds=time.perf_counter() - t0)
+    if resp.tool_calls:
+        call = resp.tool_calls[0]
+        out.name = call.name
+        out.tokens = _count_tokens(llm, call.arguments_json(), resp.usage.completion_tokens)
+        try:
+            args = json.loads(call.arguments_json())
+            out.args = args if isinstance(args, dict) else None
+        except json.JSONDecodeError:
+            out.args = None
+    return out
+
+
+RUNNERS = {"plain": run_plain, "handler": run_handler, "constrained": run_constrained}
+
+
+def judge(outcome: Outcome, tools: list[Tool], row: dict[str, Any]) -> tuple[bool, bool]:
+    by_name = {t.name: t for t in tools}
+    if outcome.name not in by_name or outcome.args is None:
+        return False, False
+    try:
+        by_name[outcome.name].validate(outcome.args)
+    except ToolArgumentError:
+        return False, bfcl_correct(outcome.name, outcome.args, row)
+    return True, bfcl_correct(outcome.name, outcome.args, row)
+
+
+# -- main ---------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--llm", default="llamacpp:default?n_ctx=4096",
+                    help="any Sapient LLM spec (default: the bundled Gemma 3 270M)")
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="BFCL folder")
+    ap.add_argument("--categories", default=",".join(CATEGORIES))
+    ap.add_argument("--modes", default=",".join(MODES))
+    ap.add_argument("--limit", type=int, default=None,
+                    help="questions per category (default: all)")
+    ap.add_argument("--max-tokens", type=int, default=128,
+                    help="token budget per reply (plain and constrained)")
+    ap.add_argument("--json", action="store_true", help="end with one JSON line of figures")
+    ap.add_argument("--quiet", action="store_true", help="no per-question progress")
+    args = ap.parse_args(argv)
+
+    modes = [m for m in args.modes.split(",") if m]
+    for m in modes:
+        if m not in RUNNERS:
+            ap.error(f"unknown mode {m!r}; choose from {', '.join(MODES)}")
+    llm = Host(Settings.from_env(), load_entrypoints=False).llm(args.llm)
+    if isinstance(llm, LlamaCppLLM):
+        llm.load()
+    tallies = {(c, m): Tally() for c in args.categories.split(",") for m in modes}
+    failures: dict[str, int] = {m: 0 for m in modes}
+    started = time.perf_counter()
+    for category in args.categories.split(","):
+        rows = load_category(args.data, category, args.limit)
+        progress = _progress(len(rows), f"{category}", args.quiet)
+        for row in rows:
+            tools = make_tools(row["function"])
+            msgs = question_messages(row)
+            for mode in modes:
+                if isinstance(llm, LlamaCppLLM):
+                    llm.llama.reset()  # every mode pays for its own prompt evaluation
+                try:
+                    outcome = RUNNERS[mode](llm, msgs, tools, args.max_tokens)
+                except Exception as exc:  # a crash counts as an invalid answer
+                    failures[mode] += 1
+                    outcome = Outcome(error=f"{type(exc).__name__}: {exc}")
+                valid, correct = judge(outcome, tools, row)
+                tallies[(category, mode)].add(outcome, valid, correct)
+            progress.update(1)
+        progress.close()
+    wall = time.perf_counter() - started
+
+    overall = {m: Tally() for m in modes}
+    for (_, m), t in tallies.items():
+        o = overall[m]
+        o.n += t.n
+        o.valid += t.valid
+        o.correct += t.correct
+        o.seconds += t.seconds
+        o.tokens += t.tokens
+
+    print(f"\nBFCL tool calling with {args.llm} ({wall:.0f} s in all)\n")
+    header = f"{'category':<14} {'mode':<12} {'n':>4} {'valid':>7} {'accuracy':>9} " \
+             f"{'s/call':>7} {'median':>7} {'tok/s':>7}"
+    print(header)
+    print("-" * len(header))
+    for (category, mode), t in list(tallies.items()) + [(("all", m), overall[m]) for m in modes]:
+        s = t.summary()
+        print(f"{category:<14} {mode:<12} {t.n:>4} {s['valid']:>7.1%} {s['accuracy']:>9.1%} "
+              f"{s['s_per_call']:>7.2f} {s['s_median']:>7.2f} {s['tokens_per_s']:>7.1f}")
+    if "constrained" in overall and "plain" in overall and overall["plain"].seconds:
+        ratio = overall["constrained"].summary()["s_per_call"] / \
+            max(overall["plain"].summary()["s_per_call"], 1e-9)
+        print(f"\nconstrained / plain time per call: {ratio:.2f}x")
+    if any(failures.values()):
+        print(f"errors raised (counted invalid): {failures}")
+    if args.json:
+        figures = {"modes": {m: overall[m].summary() for m in modes},
+                   "n": overall[modes[0]].n if modes else 0,
+                   "by_category": {f"{c}/{m}": t.summary() for (c, m), t in tallies.items()},
+                   "llm": args.llm}
+        print(json.dumps(figures))
+    return 0
+
+
+class _NoProgress:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, desc: str, quiet: bool) -> Any:
+    if quiet:
+        return _NoProgress()
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _NoProgress()
+    return tqdm(total=total, desc=desc, unit="q", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
