@@ -44,9 +44,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "beir" / "scifact"
-SAMPLE_DOCS = ROOT / "examples" / "data" / "docs"
+SAMPLE_DOCS = ROOT / "plugins" / "demo" / "data" / "docs"
 
-# Questions for the abstention calibration: answerable from examples/data/docs, and not.
+# Questions for the abstention calibration: answerable from plugins/demo/data/docs, and not.
 ON_TOPIC = [
     "How long is the warranty?", "What does error E-204 mean?",
     "How much does the Aurora X2 cost?", "Where is customer data stored?",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SAMPLE_DOCS = REPO / "examples" / "data" / "docs"
+SAMPLE_DOCS = REPO / "plugins" / "demo" / "data" / "docs"
 
 
 class CountingEmbedder:
