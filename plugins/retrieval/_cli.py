@@ -142,6 +142,6 @@ def run_search(args: argparse.Namespace, host: Any) -> int:
         snippet = " ".join(h.text.split())
         table.add_row(str(h.rank), h.id, f"{h.score:.4f}",
                       "" if h.dense_score is None else f"{h.dense_score:.3f}",
-                      snippet[:200] + ("…" if len(snippet) > 200 else ""))
+                      snippet[:160] + ("…" if len(snippet) > 160 else ""))
     console.print(table)
     return 0
