@@ -28,7 +28,7 @@ SERIES_FILE = "checkout_latency.csv"
 DEMO_TOOLS = ("search_documents", "graph_retrieve", "detect_anomalies")
 
 SAMPLE_QUESTIONS = [
-    "What is the battery life of the Aurora X2?",
+    "How long does the Aurora X2 keep logging during a power cut?",
     "Who does Alice Smith know?",
     "Did anything unusual happen to checkout latency?",
 ]
@@ -72,7 +72,8 @@ def prepare(settings: Any, console: Any) -> dict[str, str]:
 
 def _system_prompt(prepared: dict[str, str]) -> str:
     lines = [
-        "You are the assistant of Aurora Devices. Answer from the tools, not from memory.",
+        "You are the assistant of Lumora Labs, maker of the Aurora greenhouse controllers. "
+        "Answer from the tools, not from memory.",
         "- Product, pricing, support and policy questions: call search_documents and cite "
         "the [source_id] of the passages you use.",
         "- Questions about people and who knows or works with whom: call graph_retrieve.",
