@@ -223,9 +223,11 @@ def synthetic(tmpdir: Path, edges: int, nodes: int, seed: int = 0) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--limit", type=int, default=1500,
+    ap.add_argument("--limit", type=int, default=500,
                     help="questions per file, sampled with a fixed seed (0 = all)")
     ap.add_argument("--synthetic-edges", type=int, default=1_000_000)
+    ap.add_argument("--files", default="WC-P1,WC-P2,WC-C",
+                    help="question files to score, comma-separated")
     ap.add_argument("--quick", action="store_true", help="200 questions, 100k synthetic edges")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -252,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     hits: dict[str, float] = {}
     base_hits: dict[str, float] = {}
     per_q: dict[str, float] = {}
-    for name in ("WC-P1", "WC-P2", "WC-C"):
+    for name in [f.strip() for f in args.files.split(",") if f.strip()]:
         path = args.data / f"{name}.txt"
         if not path.exists():
             continue
