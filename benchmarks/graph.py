@@ -153,6 +153,45 @@ def guard_eval(store) -> dict:
             "by_kind": kinds, "read_only_layer_alone_blocked": f"{db_blocked}/{db_tried}"}
 
 
+def peer_guard_eval(kb: Path) -> dict:
+    """LangChain's KuzuQAChain pipeline on the same model replies, side by side.
+
+    KuzuQAChain (with the required ``allow_dangerous_requests=True``) runs
+    ``remove_prefix(extract_cypher(reply), "cypher")`` and then
+    ``KuzuGraph.query``, i.e. ``conn.execute(query)`` on a read-write connection.
+    ``KuzuGraph`` needs the ``kuzu`` package, so the same two LangChain functions and
+    the same ``conn.execute`` call are used on LadybugDB. Each reply gets a fresh
+    small copy of the graph, and a changed graph counts as an executed write.
+    """
+    try:
+        from langchain_community.chains.graph_qa.cypher import extract_cypher
+        from langchain_community.chains.graph_qa.kuzu import remove_prefix
+    except ImportError as exc:
+        return {"error": f"langchain-community not installed ({exc})"}
+    import warnings
+
+    from sapient.connectors.ladybug import LadybugStore
+    from sapient.plugins.knowledge_graph import read_triples
+
+    warnings.filterwarnings("ignore", message=".*extract_cypher.*")
+    subset = read_triples(kb)[:200]
+    executed = writes = 0
+    for _, first, _ in ADVERSARIAL:
+        store = LadybugStore(":memory:")
+        store.merge(subset)
+        before = fingerprint(store)
+        query = remove_prefix(extract_cypher(first), "cypher")
+        try:
+            store._connection().execute(query)
+            executed += 1
+        except RuntimeError:
+            pass
+        writes += fingerprint(store) != before
+        store.close()
+    return {"total": len(ADVERSARIAL), "executed": executed, "executed_writes": writes,
+            "not_executed": len(ADVERSARIAL) - executed}
+
+
 def synthetic(tmpdir: Path, edges: int, nodes: int, seed: int = 0) -> dict:
     import numpy as np
     from sapient.connectors.ladybug import LadybugStore
@@ -184,9 +223,11 @@ def synthetic(tmpdir: Path, edges: int, nodes: int, seed: int = 0) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--limit", type=int, default=1500,
+    ap.add_argument("--limit", type=int, default=500,
                     help="questions per file, sampled with a fixed seed (0 = all)")
     ap.add_argument("--synthetic-edges", type=int, default=1_000_000)
+    ap.add_argument("--files", default="WC-P1,WC-P2,WC-C",
+                    help="question files to score, comma-separated")
     ap.add_argument("--quick", action="store_true", help="200 questions, 100k synthetic edges")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
@@ -213,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     hits: dict[str, float] = {}
     base_hits: dict[str, float] = {}
     per_q: dict[str, float] = {}
-    for name in ("WC-P1", "WC-P2", "WC-C"):
+    for name in [f.strip() for f in args.files.split(",") if f.strip()]:
         path = args.data / f"{name}.txt"
         if not path.exists():
             continue
@@ -228,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
            "hop2": neighborhood_latency(store, sample, 2)}
     guard = guard_eval(store)
     store.close()
+    peer = peer_guard_eval(kb)
     synth = synthetic(tmp, args.synthetic_edges, max(1000, args.synthetic_edges // 10)) \
         if args.synthetic_edges else {}
 
@@ -251,9 +293,12 @@ def main(argv: list[str] | None = None) -> int:
           f"{guard['refused_or_repaired']} refused or repaired ({guard['refused']} refused, "
           f"{guard['repaired']} repaired), executed writes: {guard['executed_writes']}; "
           f"read-only transaction alone blocked {guard['read_only_layer_alone_blocked']} writes")
+    if "error" not in peer:
+        print(f"peer (LangChain KuzuQAChain pipeline, same replies): {peer['executed']} of "
+              f"{peer['total']} executed, {peer['executed_writes']} changed the graph")
     figures = {"hits1": hits, "hits1_word_overlap_baseline": base_hits,
                "ingest_triples_per_s": round(report.triples_per_s),
-               "latency_ms": lat, "synthetic": synth, "guard": guard,
+               "latency_ms": lat, "synthetic": synth, "guard": guard, "guard_peer_langchain": peer,
                "questions_per_file": args.limit}
     if args.json:
         print(json.dumps(figures))

@@ -65,14 +65,22 @@ class Answer:
     anchor: str
     path: list[Hop] = field(default_factory=list)
     support: int = 1
+    #: further supporting paths from other entities of the question (conjunctions)
+    also: list[tuple[str, list[Hop]]] = field(default_factory=list)
 
     def path_text(self) -> str:
-        parts = [self.anchor]
-        for hop in self.path:
-            e = hop.edge
-            arrow = f"-[{e.relation}]->" if hop.forward else f"<-[{e.relation}]-"
-            parts.append(f"{arrow} {hop.target[1]}")
-        return " ".join(parts)
+        texts = [_render(self.anchor, self.path)]
+        texts += [_render(anchor, path) for anchor, path in self.also]
+        return " ; ".join(texts)
+
+
+def _render(anchor: str, path: list[Hop]) -> str:
+    parts = [anchor]
+    for hop in path:
+        e = hop.edge
+        arrow = f"-[{e.relation}]->" if hop.forward else f"<-[{e.relation}]-"
+        parts.append(f"{arrow} {hop.target[1]}")
+    return " ".join(parts)
 
 
 def _words(rel: str) -> str:
@@ -129,15 +137,21 @@ class GraphRetriever:
         max_edges: edges read per hop at most (bounds work on hub nodes).
         fuzzy_cutoff: rapidfuzz ratio (0-100) a fuzzy link needs.
         embed_cutoff: cosine a link by embedding needs.
-        type_weight: weight of the answer-type prior (the question's asked type,
-            e.g. "where" -> place, against the type the last relation names); 0 turns
-            it off.
+        type_weight: bonus of the answer-type prior: answers whose type (named by
+            the last relation, ``plays_in_club`` -> "club") is the one the question
+            clearly asks for ("where" -> place, "which club" -> club); 0 turns it off.
+        type_margin: how much better (cosine) that type must fit than the runner-up.
+        hop_penalty: subtracted per hop beyond the first (prefers the shorter of
+            two paths that fit about equally well).
     """
 
     def __init__(self, store: GraphStore, embedder: Any = None, *, max_hops: int = 2,
                  max_edges: int = 20000, fuzzy_cutoff: float = 88.0,
-                 embed_cutoff: float = 0.6, type_weight: float = 0.25) -> None:
+                 embed_cutoff: float = 0.6, type_weight: float = 0.15,
+                 type_margin: float = 0.1, hop_penalty: float = 0.03) -> None:
         self.store = store
+        self.type_margin = type_margin
+        self.hop_penalty = hop_penalty
         self.type_weight = type_weight
         self.embedder = embedder
         self.max_hops = max(1, min(3, max_hops))
@@ -326,13 +340,15 @@ class GraphRetriever:
             return []
         hops = max(1, min(3, hops or self.max_hops))
         tokens = question.split()
-        scored: dict[tuple[str, str], Answer] = {}
+        per_anchor: list[dict[tuple[str, str], Answer]] = []
         anchors = {(lk.label, lk.name) for lk in links}
         for lk in links:
             masked = [("X" if i == lk.start else "") if lk.start <= i < lk.end else t
                       for i, t in enumerate(tokens)]
             q_text = " ".join(t for t in masked if t)
             paths = self._expand((lk.label, lk.name), hops)
+            scored: dict[tuple[str, str], Answer] = {}
+            per_anchor.append(scored)
             if not paths:
                 continue
             texts = [self._path_text(p) for p in paths]
@@ -340,26 +356,61 @@ class GraphRetriever:
             wanted = asked_type(question) if self.type_weight else ""
             if wanted and self.embedder is not None:
                 types = [self._answer_type(p[-1]) for p in paths]
-                known = sorted({t for t in types if t})
-                if known:
-                    vecs = self._embed([wanted, *known])
-                    fit = dict(zip(known, (float(v) for v in vecs[1:] @ vecs[0]), strict=True))
-                    neutral = sum(fit.values()) / len(fit)  # an unknown type neither helps nor hurts
-                    scores = [s + self.type_weight * fit.get(t, neutral)
+                fitting = self._decisive_type(wanted, sorted({t for t in types if t}))
+                if fitting:
+                    scores = [s + (self.type_weight if t == fitting else 0.0)
                               for s, t in zip(scores, types, strict=True)]
             for path, score in zip(paths, scores, strict=True):
                 target = path[-1].target
                 if target in anchors:
                     continue
-                score = float(score) * lk.score
+                score = float(score) * lk.score - self.hop_penalty * (len(path) - 1)
                 best = scored.get(target)
                 if best is None or score > best.score + 1e-6:
                     support = best.support + 1 if best and abs(best.score - score) < 1e-6 else 1
                     scored[target] = Answer(target[1], target[0], score, lk.name, path, support)
                 elif abs(score - best.score) <= 1e-6:
                     best.support += 1
-        ranked = sorted(scored.values(), key=lambda a: (-round(a.score, 6), -a.support, a.name))
+        ranked = sorted(self._combine(per_anchor),
+                        key=lambda a: (-round(a.score, 6), -a.support, a.name))
         return ranked[:k]
+
+    def _decisive_type(self, wanted: str, known: list[str]) -> str:
+        """The answer type the question clearly asks for, or "" when none stands out.
+
+        The best-fitting type must beat the runner-up by ``type_margin`` in cosine, so
+        a vague ask ("who", "player") gives no preference at all.
+        """
+        if not known:
+            return ""
+        vecs = self._embed([wanted, *known])
+        fits = sorted(zip((float(v) for v in vecs[1:] @ vecs[0]), known, strict=True),
+                      reverse=True)
+        if len(fits) == 1:
+            return fits[0][1] if fits[0][0] >= 0.5 else ""
+        return fits[0][1] if fits[0][0] - fits[1][0] >= self.type_margin else ""
+
+    @staticmethod
+    def _combine(per_anchor: list[dict[tuple[str, str], Answer]]) -> list[Answer]:
+        """Sum each answer's best score over the question's entities.
+
+        With one entity this is its best path score; with several (conjunctive
+        questions such as "which player of club A is from country B") an answer
+        reached from every entity outranks one reached from a single entity.
+        """
+        if len(per_anchor) == 1:
+            return list(per_anchor[0].values())
+        out: dict[tuple[str, str], Answer] = {}
+        for scored in per_anchor:
+            for target, ans in scored.items():
+                have = out.get(target)
+                if have is None:
+                    out[target] = Answer(ans.name, ans.label, ans.score, ans.anchor,
+                                         list(ans.path), ans.support)
+                else:
+                    have.score += ans.score
+                    have.also.append((ans.anchor, list(ans.path)))
+        return list(out.values())
 
     def _score(self, question: str, texts: list[str]) -> list[float]:
         unique = list(dict.fromkeys(texts))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from dataclasses import asdict
 from typing import Any
 
 from sapient.core.errors import ConfigurationError, ModelRetry
@@ -179,9 +180,7 @@ class GraphToolkit:
         return ToolOutput("\n".join(_edge_text(e) for e in facts),
                           citations=[Citation(f"graph:{e.src}|{e.relation}|{e.dst}",
                                               _edge_text(e)) for e in facts[:10]],
-                          data=[e.__dict__ if hasattr(e, "__dict__") else
-                                {"src": e.src, "relation": e.relation, "dst": e.dst}
-                                for e in facts])
+                          data=[asdict(e) for e in facts])
 
     def graph_paths(self, a: str, b: str, max_hops: int = 3, limit: int = 5) -> ToolOutput:
         """Find how two entities are connected: the shortest relationship paths between them.
