@@ -51,7 +51,13 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "sapient.connectors.openai",
     "sapient.connectors.llamacpp",
     "sapient.connectors.embeddings",
+    "sapient.connectors.ladybug",
+    "sapient.connectors.neo4j",
     "sapient.plugins.functions",
+    "sapient.plugins.retrieval",
+    "sapient.plugins.knowledge_graph",
+    "sapient.plugins.demo",
+    "sapient.plugins.anomaly",
 )
 
 

@@ -44,6 +44,11 @@ class Settings:
     index: str = "default"
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Accept str paths too: Settings(home="~/data") is a natural thing to write.
+        if not isinstance(self.home, Path):
+            object.__setattr__(self, "home", Path(self.home).expanduser())
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings from ``SAPIENT_*`` environment variables, then ``overrides``."""

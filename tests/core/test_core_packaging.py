@@ -19,7 +19,9 @@ def _source_packages() -> set[str]:
 
 def test_every_subpackage_is_listed_in_pyproject() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    listed = set(config["tool"]["setuptools"]["packages"])
+    packages = config["tool"]["setuptools"]["packages"]
+    assert len(packages) == len(set(packages)), "pyproject lists a package twice"
+    listed = set(packages)
     missing = sorted(_source_packages() - listed)
     assert not missing, f"add these packages to [tool.setuptools] packages: {missing}"
     stale = sorted(listed - _source_packages())

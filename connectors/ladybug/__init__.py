@@ -1,0 +1,473 @@
+"""LadybugDB graph store: an embedded, file-backed Cypher database (Kùzu lineage).
+
+Spec: ``ladybug:/path/to/graph`` (a folder is created on first write);
+``ladybug::memory:`` for a throw-away in-memory graph. Append ``?read_only=1`` to
+open an existing graph read-only.
+
+LadybugDB needs typed tables. The store creates a node table per label (key
+``name``, plus one column per property seen) and a relationship table per type
+(with every ``FROM label TO label`` pair seen) when data arrives, so that ordinary
+Cypher such as ``MATCH (n:Person)-[r:KNOWS]->(m:Person) RETURN n.name, m.name``
+runs on it as on Neo4j.
+
+One ``Database`` object is shared per path inside a process (opening two writable
+ones on one folder would corrupt it); each store keeps its own connections.
+Untrusted queries run in a ``BEGIN TRANSACTION READ ONLY`` transaction on a separate
+connection with a timeout, so the database itself refuses any write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from sapient.core.hookspecs import hookimpl
+from sapient.plugins.knowledge_graph._cypher import (
+    CypherSyntaxError,
+    parse_create,
+    split_statements,
+    tokenize,
+)
+from sapient.plugins.knowledge_graph._model import (
+    Edge,
+    GraphError,
+    GraphSchema,
+    Node,
+    NodeLabel,
+    RelType,
+    Rows,
+    Triple,
+    cypher_identifier,
+    property_type,
+)
+
+__all__ = ["LadybugStore", "open_database"]
+
+_lock = threading.Lock()
+_databases: dict[str, list[Any]] = {}  # key -> [Database, refcount]
+
+
+def _import_ladybug() -> Any:
+    try:
+        import ladybug
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise GraphError(
+            "The embedded graph store needs the 'ladybug' package: "
+            "pip install 'sapient[graph]'."
+        ) from exc
+    return ladybug
+
+
+def open_database(path: str, read_only: bool = False) -> Any:
+    """The process-wide ``ladybug.Database`` for ``path`` (opened once, ref-counted)."""
+    lb = _import_ladybug()
+    key = path if path == ":memory:" else str(Path(path).expanduser().resolve())
+    with _lock:
+        entry = _databases.get(key)
+        if entry is not None and path != ":memory:":
+            if entry[0].read_only and not read_only:
+                raise GraphError(
+                    f"The graph at {key} is already open read-only in this process; "
+                    "close that store before opening it for writing."
+                )
+            entry[1] += 1
+            return entry[0]
+        if path != ":memory:":
+            Path(key).parent.mkdir(parents=True, exist_ok=True)
+            if read_only and not Path(key).exists():
+                raise GraphError(f"No graph at {key} to open read-only. Ingest data first.")
+        try:
+            db = lb.Database(key, read_only=read_only)
+        except RuntimeError as exc:
+            raise GraphError(
+                f"Could not open the graph at {key}: {exc}. If another program holds it, "
+                "close that program or open the graph with '?read_only=1'."
+            ) from exc
+        if path != ":memory:":
+            _databases[key] = [db, 1]
+        return db
+
+
+def _release(db: Any) -> None:
+    with _lock:
+        for key, entry in list(_databases.items()):
+            if entry[0] is db:
+                entry[1] -= 1
+                if entry[1] <= 0:
+                    del _databases[key]
+                    db.close()
+                return
+    db.close()
+
+
+def _q(name: str) -> str:
+    return "`" + name.replace("`", "") + "`"
+
+
+class LadybugStore:
+    """A graph store on an embedded LadybugDB database."""
+
+    def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False) -> None:
+        self.path = str(path)
+        self.read_only = read_only
+        self.spec = f"ladybug:{self.path}"
+        self.version = 0
+        self._db: Any = None
+        self._conn: Any = None
+        self._reader: Any = None
+        self._mutex = threading.RLock()
+        self._table_cache: tuple[int, dict[str, Any], dict[str, Any]] | None = None
+
+    # -- connections ---------------------------------------------------------------
+
+    def _connection(self) -> Any:
+        if self._conn is None:
+            lb = _import_ladybug()
+            self._db = open_database(self.path, self.read_only)
+            self._conn = lb.Connection(self._db)
+        return self._conn
+
+    def _read_connection(self) -> Any:
+        if self._reader is None:
+            self._connection()
+            self._reader = _import_ladybug().Connection(self._db)
+        return self._reader
+
+    def close(self) -> None:
+        with self._mutex:
+            for conn in (self._reader, self._conn):
+                if conn is not None:
+                    conn.close()
+            self._reader = self._conn = None
+            if self._db is not None:
+                _release(self._db)
+                self._db = None
+
+    def __enter__(self) -> LadybugStore:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @staticmethod
+    def _rows(result: Any) -> Rows:
+        if isinstance(result, list):  # several statements: the last one's rows
+            result = result[-1]
+        return Rows(list(result.get_column_names()), [list(r) for r in result.get_all()])
+
+    def execute(self, cypher: str, params: dict[str, Any] | None = None) -> Rows:
+        with self._mutex:
+            try:
+                rows = self._rows(self._connection().execute(cypher, params or {}))
+            except RuntimeError as exc:
+                raise GraphError(f"LadybugDB refused the query: {exc}") from exc
+            if not self.read_only:
+                self.version += 1
+            return rows
+
+    def read_query(self, cypher: str, params: dict[str, Any] | None = None, *,
+                   timeout_s: float = 10.0, max_rows: int = 1000) -> Rows:
+        """Run untrusted Cypher in a read-only transaction with a timeout."""
+        with self._mutex:
+            conn = self._read_connection()
+            conn.set_query_timeout(max(1, int(timeout_s * 1000)))
+            conn.execute("BEGIN TRANSACTION READ ONLY")
+            try:
+                result = conn.execute(cypher, params or {})
+                if isinstance(result, list):
+                    raise GraphError("Only one statement may run at a time.")
+                columns = list(result.get_column_names())
+                rows = [list(r) for r in result.get_n(max_rows)]
+            except RuntimeError as exc:
+                raise GraphError(str(exc)) from exc
+            finally:
+                with contextlib.suppress(RuntimeError):
+                    conn.execute("ROLLBACK")  # nothing to keep; already gone after an error
+            return Rows(columns, rows)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        conn = self._connection()
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            yield conn
+        except BaseException:
+            with contextlib.suppress(RuntimeError):
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # -- schema --------------------------------------------------------------------
+
+    def _tables(self) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
+        cached = self._table_cache
+        if cached is not None and cached[0] == self.version:
+            return {k: dict(v) for k, v in cached[1].items()}, {k: dict(v) for k, v in cached[2].items()}
+        conn = self._connection()
+        nodes: dict[str, dict[str, str]] = {}
+        rels: dict[str, dict[str, str]] = {}
+        for row in conn.execute("CALL show_tables() RETURN name, type").get_all():
+            name, kind = row[0], row[1]
+            if kind not in ("NODE", "REL"):
+                continue
+            info = conn.execute(f"CALL table_info('{name}') RETURN *").get_all()
+            props = {r[1]: r[2] for r in info}
+            (nodes if kind == "NODE" else rels)[name] = props
+        self._table_cache = (self.version, nodes, rels)
+        return {k: dict(v) for k, v in nodes.items()}, {k: dict(v) for k, v in rels.items()}
+
+    def _connections(self, rel: str) -> list[tuple[str, str]]:
+        rows = self._connection().execute(f"CALL show_connection('{rel}') RETURN *").get_all()
+        return [(r[0], r[1]) for r in rows]
+
+    def schema(self) -> GraphSchema:
+        with self._mutex:
+            conn = self._connection()
+            nodes, rels = self._tables()
+            out = GraphSchema()
+            for name, props in sorted(nodes.items()):
+                count = conn.execute(f"MATCH (n:{_q(name)}) RETURN count(*)").get_all()[0][0]
+                out.nodes[name] = NodeLabel(name, int(count), props)
+            for name, props in sorted(rels.items()):
+                count = conn.execute(f"MATCH ()-[r:{_q(name)}]->() RETURN count(*)").get_all()[0][0]
+                out.rels[name] = RelType(name, int(count), props, self._connections(name))
+            return out
+
+    # -- writing -------------------------------------------------------------------
+
+    def _ensure_tables(self, triples: Sequence[Triple], nodes: Sequence[Node]) -> None:
+        """Create missing node/rel tables, columns and FROM-TO pairs (DDL, idempotent)."""
+        conn = self._connection()
+        node_props: dict[str, dict[str, str]] = {}
+        rel_props: dict[str, dict[str, str]] = {}
+        pairs: dict[str, set[tuple[str, str]]] = {}
+
+        def add_props(target: dict[str, str], props: dict[str, Any]) -> None:
+            for key, value in props.items():
+                if key != "name" and value is not None:
+                    target.setdefault(key, property_type(value))
+
+        for n in nodes:
+            add_props(node_props.setdefault(n.label, {}), n.properties)
+        for t in triples:
+            add_props(node_props.setdefault(t.head_label, {}), t.head_properties)
+            add_props(node_props.setdefault(t.tail_label, {}), t.tail_properties)
+            add_props(rel_props.setdefault(t.relation, {}), t.properties)
+            pairs.setdefault(t.relation, set()).add((t.head_label, t.tail_label))
+        existing_nodes, existing_rels = self._tables()
+        for label, props in node_props.items():
+            if label not in existing_nodes:
+                conn.execute(f"CREATE NODE TABLE IF NOT EXISTS {_q(label)}(name STRING PRIMARY KEY)")
+                existing_nodes[label] = {"name": "STRING"}
+            for key, kind in props.items():
+                if key not in existing_nodes[label]:
+                    conn.execute(f"ALTER TABLE {_q(label)} ADD IF NOT EXISTS {_q(key)} {kind}")
+        for rel, wanted in pairs.items():
+            if rel in existing_nodes:
+                raise GraphError(f"'{rel}' is already a node label; use another relationship name.")
+            if rel not in existing_rels:
+                first = sorted(wanted)[0]
+                conn.execute(f"CREATE REL TABLE IF NOT EXISTS {_q(rel)}"
+                             f"(FROM {_q(first[0])} TO {_q(first[1])})")
+                existing_rels[rel] = {}
+            have = set(self._connections(rel))
+            for a, b in sorted(wanted - have):
+                conn.execute(f"ALTER TABLE {_q(rel)} ADD FROM {_q(a)} TO {_q(b)}")
+            for key, kind in rel_props.get(rel, {}).items():
+                if key not in existing_rels[rel]:
+                    conn.execute(f"ALTER TABLE {_q(rel)} ADD IF NOT EXISTS {_q(key)} {kind}")
+        self.version += 1  # tables may have changed
+
+    def merge(self, triples: Sequence[Triple], nodes: Sequence[Node] = ()) -> None:
+        """Idempotently add nodes and triples; all of them or none (one transaction)."""
+        if self.read_only:
+            raise GraphError(f"The graph {self.spec} is open read-only; open it without "
+                             "'?read_only=1' to add data.")
+        if not triples and not nodes:
+            return
+        with self._mutex:
+            try:
+                self._ensure_tables(triples, nodes)
+                with self._transaction() as conn:
+                    self._merge_nodes(conn, nodes)
+                    self._merge_triples(conn, triples)
+            except RuntimeError as exc:
+                raise GraphError(f"LadybugDB refused the data (nothing was written from this "
+                                 f"batch): {exc}") from exc
+            finally:
+                self.version += 1
+
+    @staticmethod
+    def _set_clause(var: str, keys: Sequence[str], prefix: str) -> str:
+        return "".join(f" SET {var}.{_q(k)} = row.{prefix}{k}" for k in keys)
+
+    def _merge_nodes(self, conn: Any, nodes: Sequence[Node]) -> None:
+        # Deduplicate first: a MERGE inside one UNWIND does not see rows merged earlier
+        # in the same batch (LadybugDB 0.22), so each name must appear once.
+        merged: dict[tuple[str, str], dict[str, Any]] = {}
+        for n in nodes:
+            props = merged.setdefault((n.label, n.name), {})
+            props.update({k: v for k, v in n.properties.items() if k != "name" and v is not None})
+        groups: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = {}
+        for (label, name), props in merged.items():
+            keys = tuple(sorted(props))
+            groups.setdefault((label, keys), []).append(
+                {"n": name, **{f"p_{k}": props[k] for k in keys}})
+        for (label, keys), rows in groups.items():
+            conn.execute(f"UNWIND $rows AS row MERGE (a:{_q(label)} {{name: row.n}})"
+                         + self._set_clause("a", keys, "p_"), {"rows": rows})
+
+    def _merge_triples(self, conn: Any, triples: Sequence[Triple]) -> None:
+        self._merge_nodes(conn, [n for t in triples for n in (
+            Node(t.head, t.head_label, t.head_properties),
+            Node(t.tail, t.tail_label, t.tail_properties))])
+        # Relationships: MERGE on a relationship inside UNWIND misses pairs that share a
+        # node (LadybugDB 0.22), so find the existing pairs and CREATE only new ones.
+        by_type: dict[tuple[str, str, str], dict[tuple[str, str], dict[str, Any]]] = {}
+        for t in triples:
+            pairs = by_type.setdefault((t.head_label, t.relation, t.tail_label), {})
+            pairs.setdefault((t.head, t.tail), {}).update(
+                {k: v for k, v in t.properties.items() if v is not None})
+        for (hl, rel, tl), pairs in by_type.items():
+            match = (f"UNWIND $rows AS row MATCH (a:{_q(hl)} {{name: row.h}}), "
+                     f"(b:{_q(tl)} {{name: row.t}}) ")
+            probe = [{"h": h, "t": t} for h, t in pairs]
+            existing = {(r[0], r[1]) for r in conn.execute(
+                f"UNWIND $rows AS row MATCH (a:{_q(hl)} {{name: row.h}})-[r:{_q(rel)}]->"
+                f"(b:{_q(tl)} {{name: row.t}}) RETURN DISTINCT a.name, b.name",
+                {"rows": probe}).get_all()}
+            groups: dict[tuple[bool, tuple[str, ...]], list[dict[str, Any]]] = {}
+            for (h, t), props in pairs.items():
+                old = (h, t) in existing
+                if old and not props:
+                    continue
+                keys = tuple(sorted(props))
+                groups.setdefault((old, keys), []).append(
+                    {"h": h, "t": t, **{f"r_{k}": props[k] for k in keys}})
+            for (old, keys), rows in groups.items():
+                if old:
+                    cypher = (f"UNWIND $rows AS row MATCH (a:{_q(hl)} {{name: row.h}})-"
+                              f"[r:{_q(rel)}]->(b:{_q(tl)} {{name: row.t}})"
+                              + self._set_clause("r", keys, "r_"))
+                else:
+                    props = ", ".join(f"{_q(k)}: row.r_{k}" for k in keys)
+                    cypher = match + f"CREATE (a)-[r:{_q(rel)} {{{props}}}]->(b)"
+                conn.execute(cypher, {"rows": rows})
+
+    def run_script(self, text: str) -> int:
+        """Run a script of ``CREATE`` statements (as in Neo4j's example datasets).
+
+        Pure ``CREATE`` patterns are read and merged (tables are created as needed);
+        any other statement runs as is. Nothing is written if any statement fails.
+        """
+        statements = split_statements(text)
+        nodes: list[Node] = []
+        triples: list[Triple] = []
+        other: list[str] = []
+        for i, stmt in enumerate(statements, 1):
+            first = next(iter(tokenize(stmt)), None)
+            if first is not None and first.upper == "CREATE":
+                try:
+                    n, t = parse_create(stmt)
+                except CypherSyntaxError as exc:
+                    raise GraphError(f"Statement {i} of the script: {exc}") from exc
+                nodes += n
+                triples += [_clean_triple(x) for x in t]
+            else:
+                other.append(stmt)
+        nodes = [Node(n.name, cypher_identifier(n.label, "label"),
+                      {cypher_identifier(k, "property"): v for k, v in n.properties.items()})
+                 for n in nodes]
+        with self._mutex:
+            self._ensure_tables(triples, nodes)
+            try:
+                with self._transaction() as conn:
+                    self._merge_nodes(conn, nodes)
+                    self._merge_triples(conn, triples)
+                    for stmt in other:
+                        conn.execute(stmt)
+            except RuntimeError as exc:
+                raise GraphError(f"The script failed and nothing was written: {exc}") from exc
+            finally:
+                self.version += 1
+        return len(statements)
+
+    def clear(self) -> None:
+        with self._mutex:
+            nodes, rels = self._tables()
+            conn = self._connection()
+            for name in rels:
+                conn.execute(f"DROP TABLE {_q(name)}")
+            for name in nodes:
+                conn.execute(f"DROP TABLE {_q(name)}")
+            self.version += 1
+
+    # -- reading -------------------------------------------------------------------
+
+    def node_names(self) -> list[tuple[str, str]]:
+        with self._mutex:
+            nodes, _ = self._tables()
+            out: list[tuple[str, str]] = []
+            for label in sorted(nodes):
+                rows = self._connection().execute(f"MATCH (n:{_q(label)}) RETURN n.name").get_all()
+                out += [(label, r[0]) for r in rows]
+            return out
+
+    def edges(self, names: Sequence[str]) -> list[Edge]:
+        if not names:
+            return []
+        with self._mutex:
+            conn = self._connection()
+            nodes, _ = self._tables()
+            out: set[Edge] = set()
+            params = {"names": list(names)}
+            for label in nodes:
+                for pattern in ("(a)-[r]->(b)", "(b)-[r]->(a)"):
+                    rows = conn.execute(
+                        f"MATCH {pattern.replace('(a)', f'(a:{_q(label)})')} WHERE a.name IN $names "
+                        "RETURN label(a), a.name, label(r), label(b), b.name", params).get_all()
+                    for la, a, rel, lb, b in rows:
+                        out.add(Edge(la, a, rel, lb, b) if pattern.startswith("(a)")
+                                else Edge(lb, b, rel, la, a))
+            return sorted(out, key=lambda e: (e.src, e.relation, e.dst))
+
+    def neighborhood(self, name: str, hops: int, limit: int = 1000) -> list[str]:
+        with self._mutex:
+            nodes, _ = self._tables()
+            out: list[str] = []
+            for label in nodes:
+                rows = self._connection().execute(
+                    f"MATCH (a:{_q(label)} {{name: $name}})-[*1..{int(hops)}]-(b) "
+                    f"WHERE b.name <> $name RETURN DISTINCT b.name LIMIT {int(limit)}",
+                    {"name": name}).get_all()
+                out += [r[0] for r in rows]
+            return out
+
+
+def _clean_triple(t: Triple) -> Triple:
+    return Triple(
+        t.head, cypher_identifier(t.relation, "relationship type"), t.tail,
+        cypher_identifier(t.head_label, "label"), cypher_identifier(t.tail_label, "label"),
+        {cypher_identifier(k, "property"): v for k, v in t.properties.items()},
+        t.head_properties, t.tail_properties, t.line,
+    )
+
+
+def from_spec(rest: str, settings: Any = None) -> LadybugStore:
+    """Build a store from ``ladybug:<path>[?read_only=1]``."""
+    path, _, query = rest.partition("?")
+    read_only = "read_only=1" in query or "read_only=true" in query.lower()
+    if not path:
+        if settings is None:
+            raise GraphError("Give the graph a folder: 'ladybug:/path/to/graph'.")
+        path = str(settings.home / "graphs" / "default")
+    return LadybugStore(path, read_only=read_only)
+
+
+@hookimpl
+def register_graph_stores(register: Any) -> None:
+    register("ladybug", from_spec,
+             help="embedded LadybugDB graph: ladybug:/path/to/graph (no server needed)")

@@ -1,0 +1,269 @@
+"""A small Cypher lexer, statement splitter and ``CREATE``-script reader.
+
+The lexer knows string literals (with escapes), backtick identifiers, parameters and
+comments, so guards can look at keywords and identifiers without being fooled by
+text hidden inside a string literal.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ._model import DEFAULT_LABEL, GraphError, Node, Triple
+
+__all__ = ["CypherSyntaxError", "Token", "tokenize", "split_statements", "parse_create"]
+
+
+class CypherSyntaxError(GraphError):
+    """The text is not lexically valid Cypher (e.g. an unterminated string)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    kind: str  # "ident", "quoted", "string", "number", "param", "op"
+    value: str
+    pos: int
+
+    @property
+    def upper(self) -> str:
+        return self.value.upper() if self.kind == "ident" else ""
+
+
+_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_OPS = ("<-", "->", "<>", "<=", ">=", "=~", "..", "+=")
+
+
+def _read_string(text: str, i: int) -> tuple[str, int]:
+    quote = text[i]
+    j = i + 1
+    out: list[str] = []
+    while j < len(text):
+        c = text[j]
+        if c == "\\":
+            if j + 1 >= len(text):
+                break
+            nxt = text[j + 1]
+            out.append({"n": "\n", "t": "\t", "r": "\r"}.get(nxt, nxt))
+            j += 2
+            continue
+        if c == quote:
+            return "".join(out), j + 1
+        out.append(c)
+        j += 1
+    raise CypherSyntaxError(f"Unterminated string literal starting at character {i}.")
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split Cypher into tokens; comments are dropped, literals kept as one token."""
+    tokens: list[Token] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c.isspace():
+            i += 1
+        elif text.startswith("//", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j + 1
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            if j < 0:
+                raise CypherSyntaxError(f"Unterminated comment starting at character {i}.")
+            i = j + 2
+        elif c in "'\"":
+            value, j = _read_string(text, i)
+            tokens.append(Token("string", value, i))
+            i = j
+        elif c == "`":
+            j = text.find("`", i + 1)
+            if j < 0:
+                raise CypherSyntaxError(f"Unterminated `identifier` starting at character {i}.")
+            tokens.append(Token("quoted", text[i + 1:j], i))
+            i = j + 1
+        elif c == "$":
+            m = _IDENT.match(text, i + 1) or _NUMBER.match(text, i + 1)
+            tokens.append(Token("param", m.group() if m else "", i))
+            i = m.end() if m else i + 1
+        elif c.isdigit():
+            m = _NUMBER.match(text, i)
+            assert m
+            tokens.append(Token("number", m.group(), i))
+            i = m.end()
+        elif c.isalpha() or c == "_":
+            m = _IDENT.match(text, i)
+            assert m
+            tokens.append(Token("ident", m.group(), i))
+            i = m.end()
+        else:
+            op = next((o for o in _OPS if text.startswith(o, i)), c)
+            tokens.append(Token("op", op, i))
+            i += len(op)
+    return tokens
+
+
+def split_statements(text: str) -> list[str]:
+    """Split a script on top-level ``;`` (not inside strings or comments)."""
+    tokens = tokenize(text)
+    out: list[str] = []
+    start = 0
+    for tok in tokens:
+        if tok.kind == "op" and tok.value == ";":
+            piece = text[start:tok.pos].strip()
+            if piece:
+                out.append(piece)
+            start = tok.pos + 1
+    tail = text[start:].strip()
+    if tail and tokenize(tail):
+        out.append(tail)
+    return out
+
+
+# --- reading CREATE scripts -----------------------------------------------------------
+
+
+class _Reader:
+    def __init__(self, tokens: list[Token]) -> None:
+        self.toks = tokens
+        self.i = 0
+
+    def peek(self, k: int = 0) -> Token | None:
+        j = self.i + k
+        return self.toks[j] if j < len(self.toks) else None
+
+    def take(self, value: str | None = None) -> Token:
+        tok = self.peek()
+        if tok is None or (value is not None and tok.value != value):
+            where = f"at character {tok.pos}" if tok else "at the end"
+            raise CypherSyntaxError(f"Expected {value or 'more input'!r} {where}.")
+        self.i += 1
+        return tok
+
+    def at(self, value: str) -> bool:
+        tok = self.peek()
+        return tok is not None and tok.kind in ("op", "ident") and tok.value.upper() == value
+
+    def name(self) -> str:
+        tok = self.take()
+        if tok.kind not in ("ident", "quoted"):
+            raise CypherSyntaxError(f"Expected a name at character {tok.pos}, got {tok.value!r}.")
+        return tok.value
+
+    def value(self) -> Any:
+        tok = self.take()
+        if tok.kind == "string":
+            return tok.value
+        if tok.kind == "number":
+            return float(tok.value) if any(c in tok.value for c in ".eE") else int(tok.value)
+        if tok.kind == "op" and tok.value == "-":
+            v = self.value()
+            if isinstance(v, int | float):
+                return -v
+        if tok.kind == "ident" and tok.value.lower() in ("true", "false", "null"):
+            return json.loads(tok.value.lower())
+        if tok.kind == "op" and tok.value == "[":
+            items: list[Any] = []
+            while not self.at("]"):
+                items.append(self.value())
+                if self.at(","):
+                    self.take(",")
+            self.take("]")
+            return items
+        raise CypherSyntaxError(
+            f"Only literal values can be read from a CREATE script; got {tok.value!r} "
+            f"at character {tok.pos}."
+        )
+
+    def props(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if not self.at("{"):
+            return out
+        self.take("{")
+        while not self.at("}"):
+            key = self.name()
+            self.take(":")
+            out[key] = self.value()
+            if self.at(","):
+                self.take(",")
+        self.take("}")
+        return out
+
+
+_KEYS = ("name", "title", "id")
+
+
+def _node_name(props: dict[str, Any], label: str, var: str) -> str:
+    for key in _KEYS:
+        if props.get(key) is not None:
+            return str(props[key])
+    for value in props.values():
+        if isinstance(value, str):
+            return value
+    raise CypherSyntaxError(
+        f"Node ({var}:{label}) has no name: give it a 'name', 'title' or 'id' property."
+    )
+
+
+def parse_create(statement: str) -> tuple[list[Node], list[Triple]]:
+    """Read one ``CREATE`` statement of node and relationship patterns.
+
+    Supports the form of Neo4j's example datasets: ``CREATE (a:Person {name:'A'}),
+    (b:Person {name:'B'}), (a)-[:KNOWS {since: 2010}]->(b)``. Node keys come from
+    ``name``, ``title`` or ``id``. Raises :class:`CypherSyntaxError` for anything else.
+    """
+    r = _Reader(tokenize(statement))
+    variables: dict[str, Node] = {}
+    nodes: list[Node] = []
+    triples: list[Triple] = []
+    if not r.at("CREATE"):
+        raise CypherSyntaxError("Not a CREATE statement.")
+    while r.peek() is not None:
+        if r.at("CREATE") or r.at(","):
+            r.take()
+            continue
+        if r.at("MERGE") or r.at("MATCH") or r.at("WITH") or r.at("RETURN"):
+            raise CypherSyntaxError("Only CREATE patterns are supported in scripts.")
+        left = _read_node(r, variables, nodes)
+        while r.at("-") or r.at("<-"):
+            backwards = r.take().value == "<-"
+            r.take("[")
+            if r.peek() is not None and r.peek().kind in ("ident", "quoted") and not r.at(":"):
+                r.take()  # relationship variable
+            r.take(":")
+            rel = r.name()
+            props = r.props()
+            r.take("]")
+            arrow = r.take().value
+            if backwards == (arrow == "->") or arrow not in ("-", "->"):
+                raise CypherSyntaxError("Relationships in CREATE need exactly one direction.")
+            right = _read_node(r, variables, nodes)
+            a, b = (right, left) if backwards else (left, right)
+            triples.append(Triple(a.name, rel, b.name, a.label, b.label, props))
+            left = right
+    return nodes, triples
+
+
+def _read_node(r: _Reader, variables: dict[str, Node], nodes: list[Node]) -> Node:
+    r.take("(")
+    var = ""
+    tok = r.peek()
+    if tok is not None and tok.kind in ("ident", "quoted"):
+        var = r.take().value
+    label = ""
+    while r.at(":"):
+        r.take(":")
+        name = r.name()
+        label = label or name  # the first label is the node's table
+    props = r.props()
+    r.take(")")
+    if var in variables and not label and not props:
+        return variables[var]
+    if not props and not label and var:
+        raise CypherSyntaxError(f"Variable '{var}' is used before its node was created.")
+    node = Node(_node_name(props, label, var), label or DEFAULT_LABEL, props)
+    nodes.append(node)
+    if var:
+        variables[var] = node
+    return node

@@ -1,0 +1,93 @@
+"""Retrieval: hybrid dense (FAISS) + lexical (BM25) search over your documents.
+
+Python::
+
+    from sapient.plugins.retrieval import DocumentIndex
+
+    index = DocumentIndex.open("my-index", create=True)   # default MiniLM embedder
+    index.ingest(["handbook/", "faq.pdf"])                 # txt, md, html, pdf
+    index.save()                                           # atomic, no pickle
+    for hit in index.search("How do refunds work?", k=5):
+        print(hit.id, round(hit.score, 3), hit.text[:80])
+
+Command line: ``sapient ingest PATH... --index NAME`` and
+``sapient search "query" --index NAME``. Agents get the ``search_documents`` tool,
+which returns cited passages or says that no sufficient evidence was found.
+
+This module imports no heavy dependency; FAISS, bm25s and the embedding model load
+on first use (``pip install 'sapient[retrieval]'``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
+from sapient.core.hookspecs import hookimpl
+
+from ._errors import (
+    EmbedderMismatchError,
+    FilterError,
+    IndexCorruptError,
+    IndexFormatError,
+    IndexNotFoundError,
+    RetrievalError,
+)
+from ._types import Chunk, IngestSummary, SearchHit
+
+if TYPE_CHECKING:
+    from ._index import DocumentIndex
+    from ._tool import DocumentSearch
+
+__all__ = [
+    "DocumentIndex",
+    "DocumentSearch",
+    "SearchHit",
+    "Chunk",
+    "IngestSummary",
+    "RetrievalError",
+    "IndexNotFoundError",
+    "IndexCorruptError",
+    "IndexFormatError",
+    "EmbedderMismatchError",
+    "FilterError",
+    "DEFAULT_MIN_SCORE",
+    "register_tools",
+    "register_commands",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # DocumentIndex needs numpy at import; keep `import sapient.plugins.retrieval` light.
+    if name == "DocumentIndex":
+        from ._index import DocumentIndex
+
+        return DocumentIndex
+    if name in ("DocumentSearch", "DEFAULT_MIN_SCORE"):
+        from . import _tool
+
+        return getattr(_tool, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _available() -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in ("numpy", "faiss", "bm25s"))
+
+
+@hookimpl
+def register_tools(register: Any, settings: Any) -> None:
+    """Offer ``search_documents`` over the index ``settings.index`` (when the extra is in)."""
+    if not _available():
+        return
+    from ._tool import DocumentSearch
+
+    register(DocumentSearch(settings).as_function())
+
+
+@hookimpl
+def register_commands(register: Any) -> None:
+    from ._cli import configure_ingest, configure_search, run_ingest, run_search
+
+    register("ingest", run_ingest, help="index files and folders for document search",
+             configure=configure_ingest)
+    register("search", run_search, help="search a document index", configure=configure_search)
