@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
-
 from sapient.core.errors import ConfigurationError, LLMError
 
 __all__ = ["Engine", "Generation", "GrammarError"]

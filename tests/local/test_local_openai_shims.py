@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
-
 from sapient import Message, StreamDelta, tool
 from sapient.connectors.openai import (
     OpenAIChat,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from sapient import ConfigurationError, Message, ToolCall, tool
 from sapient.connectors.llamacpp._grammar import (
     call_arguments_grammar,

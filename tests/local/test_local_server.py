@@ -12,7 +12,6 @@ import urllib.request
 
 import jsonschema
 import pytest
-
 from sapient import Agent, Message, tool
 from sapient.connectors.openai import OpenAIChat
 from sapient.core.messages import FinalAnswer, ToolCallFinished, ToolCallStarted
