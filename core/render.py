@@ -18,9 +18,12 @@ __all__ = ["EventPrinter"]
 
 
 def _short(value: Any, limit: int = 160) -> str:
+    """One line of at most ``limit`` characters, escaped for rich markup."""
+    from rich.markup import escape
+
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 class EventPrinter:

@@ -111,9 +111,14 @@ def run_demo(args: argparse.Namespace, host: Any) -> int:
     demo_host = Host(settings)
     registered = demo_host.tools()
     tools = [name for name in DEMO_TOOLS if name in registered]
-    agent = Agent(demo_host.llm(), tools=tools, host=demo_host, plugins=[LookFirst()],
+    routed = settings.llm == DEFAULT_LLM
+    plugins = [SemanticRouter(demo_host, prepared.get("series"))] if routed else []
+    agent = Agent(demo_host.llm(), tools=tools, host=demo_host, plugins=plugins,
                   system_prompt=_system_prompt(prepared), max_steps=3,
-                  model_options={"max_tokens": 256})
+                  model_options={"max_tokens": 200})
+    if routed:
+        _status(console, "The small local model answers; its first look-up is routed by "
+                "embedding similarity. Use --llm for a model that chooses tools itself.")
     banner = (f"[bold]Sapient demo[/bold] [dim]model {settings.llm}; tools: {', '.join(tools)}."
               "\nTry: " + " | ".join(SAMPLE_QUESTIONS) + "\n/exit quits.[/dim]")
     questions = list(args.question or [])
@@ -131,18 +136,81 @@ def run_demo(args: argparse.Namespace, host: Any) -> int:
     return 0
 
 
-class LookFirst:
-    """A ``call_model`` wrapper: the first model turn of each run must call a tool.
+#: Example questions per demo tool; the router picks the tool of the closest example.
+ROUTES = {
+    "search_documents": [
+        "How long does the battery last during a power cut?",
+        "What does the Aurora X2 cost?", "How do I return a device under warranty?",
+        "Which sensors does the controller have?", "How do I update the firmware?",
+        "Where is Lumora Labs based and who founded it?", "How do I contact support?",
+    ],
+    "graph_retrieve": [
+        "Who does Bob Jones know?", "Where does Carol White work?",
+        "Which projects does Acme Corp run?", "Where does Dan Brown live?",
+        "Which company is located in Paris?",
+    ],
+    "detect_anomalies": [
+        "Did anything unusual happen to checkout latency?",
+        "Was checkout slow last night?", "Were there latency spikes in the checkout service?",
+    ],
+}
 
-    Small local models often answer from memory instead of looking things up; forcing
-    one look-up grounds every answer in the demo data. Later turns are free.
+
+class SemanticRouter:
+    """First look-up for the embedded default model, chosen by embedding similarity.
+
+    A 270M base model cannot reliably choose among tools or fill their arguments, so
+    with the default local model the demo routes the first step: the question is
+    compared with the example questions of :data:`ROUTES` using the sentence-transformers embedder, and the
+    closest tool is called with the question itself. The tools run for real; the
+    model then answers from their results (``tool_choice="none"`` on later steps).
+    With a capable model (``--llm``), the model chooses and this router is not used.
     """
 
-    @hookimpl(wrapper=True)
+    def __init__(self, host: Any, series: str | None) -> None:
+        self.host = host
+        self.series = series
+        self._route_vectors: Any = None
+
+    def _route(self, question: str, tools: list[str]) -> str:
+        examples = [(n, q) for n, qs in ROUTES.items() if n in tools for q in qs]
+        embedder = self.host.embedder()
+        if self._route_vectors is None:
+            self._route_vectors = embedder.embed([q for _, q in examples])
+        scores = self._route_vectors @ embedder.embed([question])[0]
+        return examples[int(scores.argmax())][0]
+
+    def _answer(self, request: Any) -> Any:
+        """One short answer from the evidence, in the completion form base models know."""
+        from sapient.core.messages import Message
+
+        question = next(m.content for m in request.messages if m.role == "user")
+        evidence = next(m.content for m in reversed(request.messages) if m.role == "tool")
+        prompt = (f"Evidence:\n{(evidence or '')[:1500]}\n\nQuestion: {question}\n"
+                  "Answer in one sentence, using only the evidence:")
+        return request.llm.complete([Message.user(prompt)], (), max_tokens=60,
+                                    stop=["\n\n", "Question:"])
+
+    @hookimpl(tryfirst=True)
     def call_model(self, request: Any) -> Any:
-        if request.run is not None and request.run.step == 1 and request.tools:
-            request.options.setdefault("tool_choice", "required")
-        return (yield)
+        from sapient.core.llm import LLMResponse
+        from sapient.core.messages import ToolCall
+
+        run = request.run
+        if run is None or not request.tools:
+            return None
+        if run.step > 1:
+            return self._answer(request)
+        question = next(m.content for m in reversed(request.messages) if m.role == "user")
+        name = self._route(question or "", [t.name for t in request.tools])
+        if name == "detect_anomalies" and self.series:
+            args: dict[str, Any] = {"csv_path": self.series, "column": "latency_ms"}
+        elif name == "graph_retrieve":
+            args = {"question": question}
+        else:
+            args = {"query": question}
+        return LLMResponse(tool_calls=[ToolCall(name, args)], finish_reason="tool_calls",
+                           model="router")
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
