@@ -100,6 +100,15 @@ def render_tools(tools: Sequence[Any], *, allow_answer: bool) -> str:
     lines.append("")
     lines.append('To call a tool, reply with one JSON object: {"name": "<tool name>", '
                  '"arguments": {"<argument>": <value>, ...}}.')
+    if not allow_answer:
+        # One worked example when a call is required: small models learn to take
+        # argument values from the request (rather than from the tool list) far better
+        # from an example than from a rule (BFCL sample: 38% -> 44% exact calls). In
+        # "auto" mode it is left out: there it tipped the 270M model towards answering.
+        lines.append('Example: for "What is the weather in Paris, in fahrenheit?" and a tool '
+                     'get_weather(city: string, unit: string), the reply is {"name": '
+                     '"get_weather", "arguments": {"city": "Paris", "unit": "fahrenheit"}}. '
+                     "Take argument values from the request.")
     if allow_answer:
         lines.append(f'To reply to the user without a tool, use the name "{ANSWER}" and then '
                      "write your reply.")
