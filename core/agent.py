@@ -48,7 +48,7 @@ from .messages import (
     ToolOutput,
     Usage,
 )
-from .plugins import Host, create_plugin_manager
+from .plugins import Host, call_hookimpl, create_plugin_manager
 from .runtime import ModelRequest, RunContext, ToolInvocation
 from .tools import Tool, serialize_result
 
@@ -324,11 +324,8 @@ class Agent:
         self.pm.hook.on_event(event=event, run=ctx)
 
     def _guard(self, hook_name: str, text: str, ctx: RunContext) -> str:
-        trace = self.pm.trace.root.get("hook")  # prints only under SAPIENT_TRACE_PLUGINS=1
         for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
-            trace(hook_name, {"plugin": impl.plugin_name})
-            available = {"text": text, "run": ctx}
-            out = impl.function(*[available[a] for a in impl.argnames])
+            out = call_hookimpl(self.pm, hook_name, impl, text=text, run=ctx)
             if out is not None:
                 text = out
         return text

@@ -39,6 +39,7 @@ __all__ = [
     "DEFAULT_PLUGINS",
     "ENTRY_POINT_GROUP",
     "create_plugin_manager",
+    "call_hookimpl",
 ]
 
 ENTRY_POINT_GROUP = "sapient"
@@ -80,6 +81,17 @@ class Registration:
     plugin: str
     help: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def call_hookimpl(pm: pluggy.PluginManager, hook_name: str, impl: Any, **available: Any) -> Any:
+    """Call one hook implementation with the arguments it asks for.
+
+    For hooks the host calls plugin by plugin (registries, for per-plugin isolation and
+    provenance; guards, which chain), traced like pluggy's own calls under
+    ``SAPIENT_TRACE_PLUGINS=1``.
+    """
+    pm.trace.root.get("hook")(hook_name, {"plugin": impl.plugin_name})
+    return impl.function(*[available[a] for a in impl.argnames])
 
 
 def create_plugin_manager(*, trace: bool | None = None) -> pluggy.PluginManager:
@@ -190,14 +202,11 @@ class Host:
     def _call_each(self, hook_name: str, make_register: Callable[[str], Callable[..., Any]]) -> None:
         """Call one registry hook per plugin, isolating failures and recording provenance."""
         hook = getattr(self.pm.hook, hook_name)
-        trace = self.pm.trace.root.get("hook")  # prints only under SAPIENT_TRACE_PLUGINS=1
         for impl in hook.get_hookimpls():  # registration order (pluggy calls LIFO)
             plugin_name = impl.plugin_name
-            trace(hook_name, {"plugin": plugin_name})
-            register = make_register(plugin_name)
-            available = {"register": register, "settings": self.settings}
             try:
-                impl.function(*[available[a] for a in impl.argnames])
+                call_hookimpl(self.pm, hook_name, impl, register=make_register(plugin_name),
+                              settings=self.settings)
             except Exception as exc:
                 self._record(plugin_name, hook_name, exc)
 
