@@ -165,6 +165,15 @@ class Outcome:
     decode_tokens: int = 0
 
 
+def _call_args(call: Any) -> dict[str, Any] | None:
+    """A call's arguments as a dict, or None when they are not a JSON object."""
+    try:
+        args = json.loads(call.arguments_json())
+    except json.JSONDecodeError:
+        return None
+    return args if isinstance(args, dict) else None
+
+
 @dataclass
 class Tally:
     n: int = 0
@@ -284,11 +293,7 @@ def run_handler(llm: Any, msgs: list[Message], tools: list[Tool], max_tokens: in
     if parsed.tool_calls:
         call = parsed.tool_calls[0]
         out.name = call.name
-        try:
-            args = json.loads(call.arguments_json())
-            out.args = args if isinstance(args, dict) else None
-        except json.JSONDecodeError:
-            out.args = None
+        out.args = _call_args(call)
     return out
 
 
@@ -303,11 +308,7 @@ def run_constrained(llm: Any, msgs: list[Message], tools: list[Tool],
         call = resp.tool_calls[0]
         out.name = call.name
         out.tokens = _count_tokens(llm, call.arguments_json(), resp.usage.completion_tokens)
-        try:
-            args = json.loads(call.arguments_json())
-            out.args = args if isinstance(args, dict) else None
-        except json.JSONDecodeError:
-            out.args = None
+        out.args = _call_args(call)
     return out
 
 
