@@ -12,6 +12,7 @@ this list still cannot write.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ._cypher import CypherSyntaxError, Token, tokenize
@@ -77,10 +78,8 @@ def _refuse(query: str, kind: str, *problems: str) -> GuardResult:
     return GuardResult(False, query, list(problems), kind)
 
 
-def _labels_and_types(tokens: list[Token]) -> tuple[set[str], set[str]]:
-    """Node labels (inside ``( )``) and relationship types (inside ``[ ]``)."""
-    labels: set[str] = set()
-    types: set[str] = set()
+def _with_brackets(tokens: list[Token]) -> Iterator[tuple[int, Token, list[str]]]:
+    """Each non-bracket token with its index and the stack of brackets open around it."""
     depth: list[str] = []
     for i, tok in enumerate(tokens):
         if tok.kind == "op" and tok.value in "([{":
@@ -88,7 +87,16 @@ def _labels_and_types(tokens: list[Token]) -> tuple[set[str], set[str]]:
         elif tok.kind == "op" and tok.value in ")]}":
             if depth:
                 depth.pop()
-        elif tok.kind == "op" and tok.value in (":", "|") and depth and depth[-1] in "([":
+        else:
+            yield i, tok, depth
+
+
+def _labels_and_types(tokens: list[Token]) -> tuple[set[str], set[str]]:
+    """Node labels (inside ``( )``) and relationship types (inside ``[ ]``)."""
+    labels: set[str] = set()
+    types: set[str] = set()
+    for i, tok, depth in _with_brackets(tokens):
+        if tok.kind == "op" and tok.value in (":", "|") and depth and depth[-1] in "([":
             nxt = tokens[i + 1] if i + 1 < len(tokens) else None
             if nxt is None or nxt.kind not in ("ident", "quoted"):
                 continue
@@ -105,14 +113,8 @@ def _property_keys(tokens: list[Token]) -> set[str]:
                 and tokens[i + 1].kind in ("ident", "quoted")):
             keys.add(tokens[i + 1].value)
     # keys in inline property maps: `{name: ...}` inside a node/rel pattern
-    depth: list[str] = []
-    for i, tok in enumerate(tokens):
-        if tok.kind == "op" and tok.value in "([{":
-            depth.append(tok.value)
-        elif tok.kind == "op" and tok.value in ")]}":
-            if depth:
-                depth.pop()
-        elif (tok.kind in ("ident", "quoted") and len(depth) >= 2 and depth[-1] == "{"
+    for i, tok, depth in _with_brackets(tokens):
+        if (tok.kind in ("ident", "quoted") and len(depth) >= 2 and depth[-1] == "{"
               and depth[-2] in "(["
               and i + 1 < len(tokens) and tokens[i + 1].value == ":"
               and tokens[i - 1].value in ("{", ",")):
