@@ -14,10 +14,11 @@ Runs the Berkeley Function Calling Leaderboard categories ``simple_python`` and
     which that handler's template shows no functions); for an OpenAI-compatible
     server it is the server's native ``tools`` support, without Sapient's shims.
 ``constrained``
-    Sapient's connector with ``tool_choice="required"``: for llama.cpp the model
-    picks the tool under a grammar and writes the arguments under a grammar made
-    from the tool's JSON schema; for OpenAI-compatible servers the connector's
-    shims (capability probe, forced-call fallback, strict leak recovery).
+    Sapient's connector with ``tool_choice="required"``: for llama.cpp the tool is
+    chosen by likelihood (the one under which the model finds the request most
+    probable) and the arguments are written under a grammar made from the tool's
+    JSON schema; for OpenAI-compatible servers the connector's shims (capability
+    probe, forced-call fallback, strict leak recovery).
 
 Scoring follows BFCL's AST checker: the function name must match and every
 argument must be one of the gold's acceptable values (strings compared after BFCL's
@@ -31,6 +32,10 @@ Usage::
     python benchmarks/tool_calling.py --limit 50
     python benchmarks/tool_calling.py --llm 'openai:http://127.0.0.1:11434/v1#llama3.1'
     python benchmarks/tool_calling.py --data DIR --json   # ends with one JSON line
+    # one slice per core, then one table for both:
+    python benchmarks/tool_calling.py --limit 300 --categories simple_python --dump a.jsonl &
+    python benchmarks/tool_calling.py --offset 300 --dump b.jsonl ... &
+    python benchmarks/tool_calling.py --report a.jsonl b.jsonl --json
 """
 
 from __future__ import annotations
@@ -57,8 +62,13 @@ MODES = ("plain", "handler", "constrained")
 # -- data ----------------------------------------------------------------------------
 
 
-def load_category(data: Path, category: str, limit: int | None) -> list[dict[str, Any]]:
-    """Questions of one BFCL category joined with their gold answers."""
+def load_category(data: Path, category: str, limit: int | None,
+                  offset: int = 0) -> list[dict[str, Any]]:
+    """Questions of one BFCL category joined with their gold answers.
+
+    ``offset`` skips that many questions first, so a slice used to tune prompts can
+    be kept apart from the slice that is reported.
+    """
     qfile = data / f"BFCL_v4_{category}.json"
     afile = data / "possible_answer" / f"BFCL_v4_{category}.json"
     if not qfile.exists() or not afile.exists():
@@ -70,9 +80,8 @@ def load_category(data: Path, category: str, limit: int | None) -> list[dict[str
             row = json.loads(line)
             gold[row["id"]] = row["ground_truth"]
     rows = []
-    for line in qfile.read_text().splitlines():
-        if not line.strip():
-            continue
+    lines = [line for line in qfile.read_text().splitlines() if line.strip()]
+    for line in lines[offset:]:
         row = json.loads(line)
         row["gold"] = gold[row["id"]]
         rows.append(row)
@@ -342,11 +351,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--modes", default=",".join(MODES))
     ap.add_argument("--limit", type=int, default=None,
                     help="questions per category (default: all)")
+    ap.add_argument("--offset", type=int, default=0,
+                    help="skip this many questions of each category first")
+    ap.add_argument("--dump", type=Path, default=None,
+                    help="write every answer (JSON lines) to this file for error analysis")
+    ap.add_argument("--report", type=Path, nargs="+", default=None, metavar="DUMP",
+                    help="print the table of answers saved with --dump (runs nothing)")
     ap.add_argument("--max-tokens", type=int, default=128,
                     help="token budget per reply (plain and constrained)")
     ap.add_argument("--json", action="store_true", help="end with one JSON line of figures")
     ap.add_argument("--quiet", action="store_true", help="no per-question progress")
     args = ap.parse_args(argv)
+    if args.report:
+        return report_dumps(args.report, args.json)
 
     modes = [m for m in args.modes.split(",") if m]
     for m in modes:
@@ -358,8 +375,9 @@ def main(argv: list[str] | None = None) -> int:
     tallies = {(c, m): Tally() for c in args.categories.split(",") for m in modes}
     failures: dict[str, int] = {m: 0 for m in modes}
     started = time.perf_counter()
+    dump = args.dump.open("w") if args.dump else None
     for category in args.categories.split(","):
-        rows = load_category(args.data, category, args.limit)
+        rows = load_category(args.data, category, args.limit, args.offset)
         progress = _progress(len(rows), f"{category}", args.quiet)
         for row in rows:
             tools = make_tools(row["function"])
@@ -374,10 +392,56 @@ def main(argv: list[str] | None = None) -> int:
                     outcome = Outcome(error=f"{type(exc).__name__}: {exc}")
                 valid, correct = judge(outcome, tools, row)
                 tallies[(category, mode)].add(outcome, valid, correct)
+                if dump is not None:
+                    dump.write(json.dumps({
+                        "id": row["id"], "category": category, "mode": mode,
+                        "name": outcome.name, "args": outcome.args, "valid": valid,
+                        "correct": correct, "error": outcome.error,
+                        "seconds": outcome.seconds, "tokens": outcome.tokens,
+                        "decode_s": outcome.decode_s, "decode_tokens": outcome.decode_tokens,
+                        "gold": row["gold"], "question": row["question"][0][-1]["content"],
+                    }, default=str) + "\n")
             progress.update(1)
         progress.close()
     wall = time.perf_counter() - started
+    if dump is not None:
+        dump.close()
+    report(tallies, modes, f"{args.llm} ({wall:.0f} s in all)", args.json, args.llm)
+    if any(failures.values()):
+        print(f"errors raised (counted invalid): {failures}")
+    return 0
 
+
+def report_dumps(paths: list[Path], as_json: bool) -> int:
+    """The table (and JSON line) of answers saved by earlier ``--dump`` runs.
+
+    Slices run as separate processes (``--offset``/``--limit``, one per core) are
+    scored together this way; a question answered twice counts once (the last).
+    """
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for path in paths:
+        if not path.exists():
+            sys.exit(f"No dump file at {path}. Write one with --dump FILE.")
+        for line in path.read_text().splitlines():
+            if line.strip():
+                row = json.loads(line)
+                latest[(row["id"], row["mode"])] = row
+    if not latest:
+        sys.exit("The dump files hold no answers.")
+    modes = [m for m in MODES if any(k[1] == m for k in latest)]
+    categories = list(dict.fromkeys(r["category"] for r in latest.values()))
+    tallies = {(c, m): Tally() for c in categories for m in modes}
+    for row in latest.values():
+        outcome = Outcome(seconds=row["seconds"], tokens=row["tokens"],
+                          decode_s=row["decode_s"], decode_tokens=row["decode_tokens"])
+        tallies[(row["category"], row["mode"])].add(outcome, row["valid"], row["correct"])
+    report(tallies, modes, f"answers from {len(paths)} dump file(s)", as_json, None)
+    return 0
+
+
+def report(tallies: dict[tuple[str, str], Tally], modes: list[str], title: str,
+           as_json: bool, llm: str | None) -> None:
+    """Print the per-category table, the time ratio and (optionally) the JSON line."""
     overall = {m: Tally() for m in modes}
     for (_, m), t in tallies.items():
         o = overall[m]
@@ -389,7 +453,7 @@ def main(argv: list[str] | None = None) -> int:
         o.decode_s += t.decode_s
         o.decode_tokens += t.decode_tokens
 
-    print(f"\nBFCL tool calling with {args.llm} ({wall:.0f} s in all)\n")
+    print(f"\nBFCL tool calling, {title}\n")
     header = f"{'category':<14} {'mode':<12} {'n':>4} {'valid':>7} {'accuracy':>9} " \
              f"{'s/call':>7} {'median':>7} {'tok/s':>7} {'decode tok/s':>13}"
     print(header)
@@ -403,15 +467,14 @@ def main(argv: list[str] | None = None) -> int:
         ratio = overall["constrained"].summary()["s_per_call"] / \
             max(overall["plain"].summary()["s_per_call"], 1e-9)
         print(f"\nconstrained / plain time per call: {ratio:.2f}x")
-    if any(failures.values()):
-        print(f"errors raised (counted invalid): {failures}")
-    if args.json:
-        figures = {"modes": {m: overall[m].summary() for m in modes},
-                   "n": overall[modes[0]].n if modes else 0,
-                   "by_category": {f"{c}/{m}": t.summary() for (c, m), t in tallies.items()},
-                   "llm": args.llm}
+    if as_json:
+        figures: dict[str, Any] = {
+            "modes": {m: overall[m].summary() for m in modes},
+            "n": overall[modes[0]].n if modes else 0,
+            "by_category": {f"{c}/{m}": t.summary() for (c, m), t in tallies.items()}}
+        if llm:
+            figures["llm"] = llm
         print(json.dumps(figures))
-    return 0
 
 
 class _NoProgress:

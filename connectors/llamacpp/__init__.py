@@ -9,7 +9,9 @@ Spec strings (``--llm``, ``SAPIENT_LLM``, ``Agent(llm=...)``)::
 Options: ``n_ctx`` (context tokens, default 4096), ``threads`` (CPU threads,
 default half the logical CPUs), ``n_batch``, ``chat_format`` (``template``,
 ``gemma``, ``chatml``, ``llama-3``), ``temperature`` (default 0: greedy),
-``max_tokens`` (default 512), ``seed``, ``top_k``, ``top_p``, ``verbose``.
+``max_tokens`` (default 512), ``seed``, ``top_k``, ``top_p``, ``choose_tool``
+(``likelihood``, the default, or ``grammar``: how one of several tools is chosen),
+``verbose``.
 
 Importing this module does not import ``llama_cpp``; the model loads on first use.
 """
@@ -50,6 +52,7 @@ _OPTIONS: dict[str, tuple[str, Any]] = {
     "seed": ("seed", int),
     "top_k": ("top_k", int),
     "top_p": ("top_p", float),
+    "choose_tool": ("choose_tool", str),
     "verbose": ("verbose", lambda v: v.lower() in ("1", "true", "yes", "on")),
 }
 

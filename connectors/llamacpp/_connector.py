@@ -4,12 +4,17 @@ How a turn with tools is decoded (see docs/local_llms.md):
 
 1. The prompt lists the tools (name, description, JSON schema) and the reply format
    ``{"name": ..., "arguments": {...}}``.
-2. Choice: the reply is started as ``{"name": "`` and the model continues under a
-   grammar that admits exactly the registered tool names (plus ``answer`` when
-   ``tool_choice="auto"``). A forced tool (``tool_choice="<name>"``) skips this step.
-3. Arguments: ``, "arguments": `` is appended and the model writes the arguments
-   under a grammar generated from that tool's JSON schema, so every call parses and
-   validates against the schema.
+2. Choice: with ``tool_choice="auto"`` the reply is started as ``{"name": "`` and the
+   model continues under a grammar that admits the registered tool names plus
+   ``answer``. Which of several tools to call is then settled by likelihood (see
+   ``_choice.py``): each tool is scored by how probable the model finds the user's
+   request after that tool's description, and the best one is taken (with
+   ``tool_choice="required"`` only this ranking runs). ``choose_tool="grammar"``
+   keeps the name the model wrote. A forced tool (``tool_choice="<name>"``) skips
+   this step.
+3. Arguments: the reply ``{"name": "<tool>", "arguments": `` is written into the
+   prompt and the model writes the arguments under a grammar generated from that
+   tool's JSON schema, so every call parses and validates against the schema.
 4. ``answer`` (or no tools): the model writes its reply freely, or under the
    grammar of ``output_schema`` (structured output) or of an explicit ``grammar``.
 
@@ -23,6 +28,7 @@ import contextlib
 import json
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -32,6 +38,7 @@ from sapient.core.errors import ConfigurationError, LLMError
 from sapient.core.llm import LLMResponse, StreamDelta
 from sapient.core.messages import Message, ToolCall, Usage
 
+from ._choice import channel_scores, last_request
 from ._grammar import call_arguments_grammar, choice_grammar, json_complete, schema_grammar
 from ._prompt import ANSWER, PromptFormat, normalise, render_tools
 
@@ -101,6 +108,9 @@ class LlamaCppLLM:
             ``chatml``, ``llama-3``.
         temperature, max_tokens, seed, top_k, top_p: sampling defaults (greedy by
             default, so runs repeat).
+        choose_tool: how one of several tools is chosen: ``"likelihood"`` (default;
+            the tool under which the user's request is most probable) or
+            ``"grammar"`` (the name the model writes under a grammar).
         verbose: let llama.cpp log to stderr.
 
     The model is loaded on first use and shared by every instance with the same
@@ -115,9 +125,14 @@ class LlamaCppLLM:
                  n_threads: int | None = None, n_batch: int = 512,
                  chat_format: str | None = None, temperature: float = 0.0,
                  max_tokens: int = 512, seed: int | None = None, top_k: int = 40,
-                 top_p: float = 0.95, verbose: bool = False) -> None:
+                 top_p: float = 0.95, choose_tool: str = "likelihood",
+                 verbose: bool = False) -> None:
         if n_ctx < 64:
             raise ConfigurationError(f"n_ctx={n_ctx} is too small; use at least 512.")
+        if choose_tool not in ("likelihood", "grammar"):
+            raise ConfigurationError(f"choose_tool={choose_tool!r}: use 'likelihood' or "
+                                     "'grammar'.")
+        self.choose_tool = choose_tool
         self.model_path = Path(model_path)
         self.n_ctx = n_ctx
         self.n_threads = n_threads or default_threads()
@@ -220,42 +235,54 @@ class LlamaCppLLM:
 
         by_name = {t.name: t for t in tools}
         answer = ANSWER if ANSWER not in by_name else "reply_directly"
-        prompt = self.render(messages, tools, "required" if forced else tool_choice)
-        base = self._tokens(prompt)
-        usage = Usage(prompt_tokens=len(base), completion_tokens=0, requests=1)
-        timings = {"prompt_s": 0.0, "decode_s": 0.0, "evaluated_tokens": 0}
+        usage = Usage(prompt_tokens=0, completion_tokens=0, requests=1)
+        timings: dict[str, Any] = {"prompt_s": 0.0, "decode_s": 0.0, "evaluated_tokens": 0}
 
         def note(g: Any) -> None:
+            usage.prompt_tokens = max(usage.prompt_tokens, g.prompt_tokens)
+            usage.completion_tokens += g.completion_tokens
             timings["prompt_s"] += g.prompt_s
             timings["decode_s"] += g.decode_s
             timings["evaluated_tokens"] += g.evaluated_tokens
 
+        # The prompt listing every tool is only needed when the model itself decides
+        # (answer or call, or the name under a grammar); a ranked or forced choice
+        # writes its arguments after a prompt that shows the chosen tool alone.
+        prompt: str | None = None
         chosen: str | None = forced
+        request = last_request(messages)
+        rank = self.choose_tool == "likelihood" and len(by_name) > 1 and request is not None
         if chosen is None and tools:
-            candidates = list(by_name)
-            if tool_choice == "auto":
-                candidates.append(answer)
+            candidates = list(by_name) + ([answer] if tool_choice == "auto" else [])
             if len(candidates) == 1:
                 chosen = candidates[0]
-            else:
+            elif tool_choice == "auto" or not rank:
+                prompt = self.render(messages, tools, tool_choice)
                 pick = engine.generate(
                     self._tokens(prompt + '{"name": "'), grammar=choice_grammar(candidates),
                     max_tokens=64, is_complete=lambda s: s.endswith('"'), **sampling).run()
-                usage.completion_tokens += pick.completion_tokens
                 note(pick)
                 chosen = pick.text[:-1] if pick.text.endswith('"') else pick.text
                 if chosen not in candidates:
                     raise LLMError(f"Tool choice decoding ended early ({pick.text!r}); raise "
                                    "max_tokens.", provider="llamacpp", model=self.model)
+            if rank and chosen != answer:
+                assert request is not None
+                started = time.perf_counter()
+                scores = channel_scores(engine, request, tools)
+                chosen = max(scores, key=scores.__getitem__)
+                timings["choice_s"] = time.perf_counter() - started
+                timings["choice_scores"] = scores
 
         if chosen is not None and chosen != answer:
             t = by_name[chosen]
+            if prompt is None:
+                prompt = self.render(messages, [t], "required")
             prefix = prompt + f'{{"name": {json.dumps(chosen)}, "arguments": '
             gen = engine.generate(self._tokens(prefix),
                                   grammar=call_arguments_grammar(t.parameters),
                                   max_tokens=max_tokens, is_complete=_call_complete,
                                   wrap_up=_WRAP_UP, **sampling).run()
-            usage.completion_tokens += gen.completion_tokens
             note(gen)
             arguments = gen.text.strip()
             if arguments.endswith("}"):  # the call object's own closing brace
@@ -267,16 +294,16 @@ class LlamaCppLLM:
                               model=self.model, raw={"timings": timings})
             return
 
+        prompt = self.render(messages, tools, tool_choice)
         if grammar is None and output_schema is not None:
             grammar = schema_grammar(output_schema)
         gen = engine.generate(
-            base, grammar=grammar, max_tokens=max_tokens,
+            self._tokens(prompt), grammar=grammar, max_tokens=max_tokens,
             stop=[*self.prompt_format.stop, *stop], stop_tokens=self._stop_tokens(),
             is_complete=json_complete if output_schema is not None and grammar else None,
             wrap_up=_WRAP_UP if output_schema is not None else 0, **sampling)
         for delta in gen:
             yield StreamDelta(delta)
-        usage.completion_tokens += gen.completion_tokens
         note(gen)
         text = gen.text.strip() if output_schema is not None else gen.text
         yield LLMResponse(text=text, tool_calls=[], usage=usage,

@@ -8,6 +8,11 @@ for generation: objects without ``additionalProperties`` get ``false`` (a model
 should not invent arguments) and unbounded strings and arrays get generous upper
 bounds, so a small model that starts repeating itself still closes the value within
 the token budget and the call stays parseable.
+
+One rule of that converter is corrected after conversion: its string character
+``[^"\\]`` admits raw control characters (a newline inside a string), which JSON
+forbids, so a model could write a "constrained" call that ``json.loads`` rejects.
+llama.cpp's own converter excludes them; so does the grammar here.
 """
 
 from __future__ import annotations
@@ -75,11 +80,17 @@ def prepare_schema(schema: dict[str, Any], *, max_string: int = MAX_STRING,
     return out
 
 
+#: JSON's string character: anything but a quote, a backslash or a control character.
+_JSON_CHAR = r'[^"\\\x7F\x00-\x1F]'
+
+
 @lru_cache(maxsize=256)
 def _convert(schema_json: str) -> str:
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    return json_schema_to_gbnf(schema_json)
+    grammar = json_schema_to_gbnf(schema_json)
+    return re.sub(r'^(char ::= )\[\^"\\\\\]', lambda m: m.group(1) + _JSON_CHAR, grammar,
+                  flags=re.MULTILINE)
 
 
 def schema_grammar(schema: dict[str, Any], *, tighten: bool = True) -> str:
