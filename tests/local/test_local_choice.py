@@ -5,44 +5,24 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sapient import ConfigurationError, Message, tool
+from sapient import ConfigurationError, Message, Tool
 from sapient.connectors.llamacpp import LlamaCppLLM, parse_spec
 from sapient.connectors.llamacpp._engine import _log_softmax
 from sapient.connectors.llamacpp._grammar import call_arguments_grammar
 
 
-@tool
-def get_weather(city: str) -> str:
-    """Get the current weather forecast for a city.
-
-    Args:
-        city: the city name, e.g. Paris.
-    """
-    return f"Sunny in {city}."
+def _tool(name: str, description: str, **params: str) -> Tool:
+    schema = {"type": "object", "properties": {k: {"type": t} for k, t in params.items()},
+              "required": list(params)}
+    return Tool.from_json_schema(name, description, schema, lambda **kw: kw)
 
 
-@tool
-def add(a: int, b: int) -> int:
-    """Add two integers and return their sum.
-
-    Args:
-        a: first number.
-        b: second number.
-    """
-    return a + b
-
-
-@tool
-def stock_price(company: str) -> float:
-    """Look up the latest share price of a company on the stock market.
-
-    Args:
-        company: the company name, e.g. Apple.
-    """
-    return 1.0
-
-
-TOOLS = [get_weather, add, stock_price]
+TOOLS = [
+    _tool("get_weather", "Get the current weather forecast for a city.", city="string"),
+    _tool("add", "Add two integers and return their sum.", a="integer", b="integer"),
+    _tool("stock_price", "Look up the latest share price of a company on the stock market.",
+          company="string"),
+]
 
 
 @pytest.mark.parametrize(("request_text", "expected"), [
