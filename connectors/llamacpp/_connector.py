@@ -116,7 +116,8 @@ class LlamaCppLLM:
     The model is loaded on first use and shared by every instance with the same
     file and settings. Calls from several threads are serialised. Each response's
     ``raw["timings"]`` holds ``prompt_s``, ``decode_s`` and ``evaluated_tokens``
-    (prompt tokens not served from the KV cache).
+    (prompt tokens not served from the KV cache), plus ``choice_s`` when a tool was
+    chosen by likelihood; ``raw["choice_scores"]`` then holds each tool's score.
     """
 
     provider = "llamacpp"
@@ -237,6 +238,7 @@ class LlamaCppLLM:
         answer = ANSWER if ANSWER not in by_name else "reply_directly"
         usage = Usage(prompt_tokens=0, completion_tokens=0, requests=1)
         timings: dict[str, Any] = {"prompt_s": 0.0, "decode_s": 0.0, "evaluated_tokens": 0}
+        raw: dict[str, Any] = {"timings": timings}
 
         def note(g: Any) -> None:
             usage.prompt_tokens = max(usage.prompt_tokens, g.prompt_tokens)
@@ -272,7 +274,7 @@ class LlamaCppLLM:
                 scores = channel_scores(engine, request, tools)
                 chosen = max(scores, key=scores.__getitem__)
                 timings["choice_s"] = time.perf_counter() - started
-                timings["choice_scores"] = scores
+                raw["choice_scores"] = scores
 
         if chosen is not None and chosen != answer:
             t = by_name[chosen]
@@ -291,7 +293,7 @@ class LlamaCppLLM:
                             id=f"call_{uuid.uuid4().hex[:12]}")
             reason = "tool_calls" if gen.finish_reason == "stop" else "length"
             yield LLMResponse(text=None, tool_calls=[call], usage=usage, finish_reason=reason,
-                              model=self.model, raw={"timings": timings})
+                              model=self.model, raw=raw)
             return
 
         prompt = self.render(messages, tools, tool_choice)
@@ -308,7 +310,7 @@ class LlamaCppLLM:
         text = gen.text.strip() if output_schema is not None else gen.text
         yield LLMResponse(text=text, tool_calls=[], usage=usage,
                           finish_reason=gen.finish_reason, model=self.model,
-                          raw={"timings": timings})
+                          raw=raw)
 
 
 def _call_complete(text: str) -> bool:

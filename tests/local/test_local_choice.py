@@ -34,7 +34,7 @@ def test_the_tool_the_request_is_about_is_chosen(local_llm, request_text, expect
     resp = local_llm.complete([Message.user(request_text)], TOOLS, tool_choice="required",
                               max_tokens=24)
     assert resp.tool_calls[0].name == expected
-    scores = resp.raw["timings"]["choice_scores"]
+    scores = resp.raw["choice_scores"]
     assert set(scores) == {t.name for t in TOOLS}
     assert max(scores, key=scores.get) == expected
 
@@ -43,7 +43,7 @@ def test_grammar_choice_remains_available(local_llm):
     llm = LlamaCppLLM(local_llm.model_path, n_ctx=2048, max_tokens=24, choose_tool="grammar")
     resp = llm.complete([Message.user("What is 17 plus 25?")], TOOLS, tool_choice="required")
     assert resp.tool_calls[0].name in {t.name for t in TOOLS}
-    assert "choice_scores" not in resp.raw["timings"]
+    assert "choice_scores" not in resp.raw
     assert parse_spec("default?choose_tool=grammar")[1] == {"choose_tool": "grammar"}
     with pytest.raises(ConfigurationError, match="choose_tool='vote'"):
         LlamaCppLLM(local_llm.model_path, choose_tool="vote")
