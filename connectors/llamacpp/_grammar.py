@@ -46,18 +46,31 @@ def choice_grammar(names: Sequence[str]) -> str:
     return f'root ::= ({alts}) "\\""\n'
 
 
+#: Keys that give a schema its type; a nested schema with none of them accepts any value.
+_TYPE_KEYS = frozenset({"type", "enum", "const", "$ref", "anyOf", "oneOf", "allOf", "not",
+                        "properties", "items", "prefixItems", "pattern", "format"})
+_ANY_TYPES = ("string", "number", "boolean", "array", "object", "null")
+
+
 def prepare_schema(schema: dict[str, Any], *, max_string: int = MAX_STRING,
                    max_items: int = MAX_ITEMS) -> dict[str, Any]:
-    """A copy of ``schema`` tightened for generation (see module docstring)."""
+    """A copy of ``schema`` tightened for generation (see module docstring).
+
+    A nested schema that says nothing about its type (``{"description": ...}``, which
+    JSON Schema reads as "any value") gets an explicit list of every JSON type: the
+    converter rejects it otherwise, and BFCL's ``any`` parameters arrive that way.
+    """
     out = copy.deepcopy(schema)
 
-    def visit(node: Any) -> None:
+    def visit(node: Any, nested: bool = True) -> None:
         if isinstance(node, list):
             for item in node:
                 visit(item)
             return
         if not isinstance(node, dict):
             return
+        if nested and not _TYPE_KEYS & node.keys():
+            node["type"] = list(_ANY_TYPES)
         types = node.get("type")
         types = types if isinstance(types, list) else [types]
         if "object" in types or "properties" in node:
@@ -76,7 +89,7 @@ def prepare_schema(schema: dict[str, Any], *, max_string: int = MAX_STRING,
                          "prefixItems"):
                 visit(value)
 
-    visit(out)
+    visit(out, nested=False)
     return out
 
 

@@ -8,7 +8,7 @@ from enum import StrEnum
 import jsonschema
 import pytest
 from pydantic import BaseModel
-from sapient import Agent, ConfigurationError, Message, tool
+from sapient import Agent, ConfigurationError, Message, Tool, tool
 from sapient.connectors.llamacpp import LlamaCppLLM, digits_grammar, parse_spec
 from sapient.core.llm import LLMResponse, StreamDelta
 
@@ -162,6 +162,18 @@ def test_nested_enum_and_array_arguments_validate(local_llm):
     call = resp.tool_calls[0]
     args = book_trip.validate(call.arguments)
     assert isinstance(args["cabin"], Cabin) and all(isinstance(leg, Leg) for leg in args["legs"])
+
+
+def test_call_with_an_untyped_argument_validates(local_llm):
+    schema = {"type": "object", "required": ["n_estimators", "data"],
+              "properties": {"n_estimators": {"type": "integer"},
+                             "data": {"description": "The training data."}}}
+    train = Tool.from_json_schema("train_forest", "Train a random forest.", schema,
+                                  lambda **kw: kw)
+    resp = local_llm.complete([Message.user("Train a forest of 100 trees on my_data.")],
+                              [train], tool_choice="required", max_tokens=48)
+    args = train.validate(resp.tool_calls[0].arguments)
+    assert set(args) >= {"n_estimators", "data"}
 
 
 def test_default_model_is_rebuilt_when_the_cached_copy_is_damaged(gguf_path, tmp_path):

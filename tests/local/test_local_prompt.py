@@ -88,6 +88,18 @@ def test_schema_is_tightened_for_generation():
     assert lookup.parameters["properties"]["city"].get("maxLength") is None  # a copy
 
 
+def test_untyped_arguments_accept_any_json_value():
+    """BFCL's ``any`` parameters arrive as a schema with only a description."""
+    params = {"type": "object", "properties": {"data": {"description": "training data"}},
+              "required": ["data"]}
+    assert prepare_schema(params)["properties"]["data"]["type"] == [
+        "string", "number", "boolean", "array", "object", "null"]
+    assert "type" not in prepare_schema({})  # the arguments object itself is left alone
+    grammar = call_arguments_grammar(params)  # the converter refused this schema before
+    data_rule = next(line for line in grammar.splitlines() if line.startswith("data ::="))
+    assert "string" in data_rule and "number" in data_rule and "null" in data_rule
+
+
 def test_grammars_have_the_expected_shape():
     assert choice_grammar(["a.b", "answer"]) == 'root ::= ("a.b" | "answer") "\\""\n'
     g = call_arguments_grammar(lookup.parameters)
