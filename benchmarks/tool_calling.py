@@ -385,11 +385,13 @@ def main(argv: list[str] | None = None) -> int:
             for mode in modes:
                 if isinstance(llm, LlamaCppLLM):
                     llm.llama.reset()  # every mode pays for its own prompt evaluation
+                t0 = time.perf_counter()
                 try:
                     outcome = RUNNERS[mode](llm, msgs, tools, args.max_tokens)
-                except Exception as exc:  # a crash counts as an invalid answer
+                except Exception as exc:  # a crash counts as an invalid answer, time included
                     failures[mode] += 1
-                    outcome = Outcome(error=f"{type(exc).__name__}: {exc}")
+                    outcome = Outcome(error=f"{type(exc).__name__}: {exc}",
+                                      seconds=time.perf_counter() - t0)
                 valid, correct = judge(outcome, tools, row)
                 tallies[(category, mode)].add(outcome, valid, correct)
                 if dump is not None:
