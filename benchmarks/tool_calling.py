@@ -418,7 +418,9 @@ def report_dumps(paths: list[Path], as_json: bool) -> int:
     """The table (and JSON line) of answers saved by earlier ``--dump`` runs.
 
     Slices run as separate processes (``--offset``/``--limit``, one per core) are
-    scored together this way; a question answered twice counts once (the last).
+    scored together this way; a question answered twice counts once (the last), and
+    a question missing from some mode (a run stopped half-way) is left out of all, so
+    the modes are compared on the same questions.
     """
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for path in paths:
@@ -431,6 +433,11 @@ def report_dumps(paths: list[Path], as_json: bool) -> int:
     if not latest:
         sys.exit("The dump files hold no answers.")
     modes = [m for m in MODES if any(k[1] == m for k in latest)]
+    ids = {k[0] for k in latest}
+    complete = {i for i in ids if all((i, m) in latest for m in modes)}
+    if len(complete) < len(ids):
+        print(f"{len(ids) - len(complete)} question(s) not answered in every mode are left out.")
+    latest = {k: v for k, v in latest.items() if k[0] in complete}
     categories = list(dict.fromkeys(r["category"] for r in latest.values()))
     tallies = {(c, m): Tally() for c in categories for m in modes}
     for row in latest.values():
