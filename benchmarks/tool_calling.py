@@ -408,9 +408,9 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - started
     if dump is not None:
         dump.close()
-    report(tallies, modes, f"{args.llm} ({wall:.0f} s in all)", args.json, args.llm)
-    if any(failures.values()):
+    if any(failures.values()):  # before the table, so the JSON line stays the last line
         print(f"errors raised (counted invalid): {failures}")
+    report(tallies, modes, f"{args.llm} ({wall:.0f} s in all)", args.json, args.llm)
     return 0
 
 
