@@ -296,7 +296,8 @@ class LlamaCppLLM:
                               model=self.model, raw=raw)
             return
 
-        prompt = self.render(messages, tools, tool_choice)
+        if prompt is None:  # not yet rendered by an "answer or call" decision
+            prompt = self.render(messages, tools, tool_choice)
         if grammar is None and output_schema is not None:
             grammar = schema_grammar(output_schema)
         gen = engine.generate(

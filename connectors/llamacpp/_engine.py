@@ -347,7 +347,8 @@ class Engine:
         healed = self._heal(smpl, rejected)
         if healed is not None:
             return healed
-        if self.is_eog(rejected) or self.piece(rejected).lstrip()[:1] in (b",", b"]", b"}"):
+        first = self.piece(rejected).lstrip()[:1]
+        if self.is_eog(rejected) or (first and first in _ENDERS):
             ender = self._ender(smpl, logits)
             if ender is not None:
                 return ender
@@ -402,9 +403,8 @@ class Engine:
         and each step then closes one more level.
         """
         if self._closers is None:
-            closers = [(len(p), p, tid) for p, tid in self._piece_ids().items()
-                       if p.strip() and not p.strip().strip(b'"]}')]
-            self._closers = [tid for _, _, tid in sorted(closers)]
+            closers = self._tokens_made_of(b'"]}')
+            self._closers = [tid for _, tid in sorted(closers, key=lambda c: (len(c[0]), c))]
         for tid in self._closers:
             if self._allowed(smpl, tid):
                 return tid
@@ -419,16 +419,19 @@ class Engine:
         the value to end, so the value ends (``}`` here).
         """
         if self._enders is None:
-            self._enders = np.array(
-                [tid for p, tid in self._piece_ids().items()
-                 if p.strip() and p.strip()[:1] in b'"' + _ENDERS
-                 and not p.strip().strip(b'",]}')], dtype=np.intc)
+            self._enders = np.array([tid for _, tid in self._tokens_made_of(b'"' + _ENDERS)],
+                                    dtype=np.intc)
         if not len(self._enders):
             return None
         for tid in self._enders[np.argsort(logits[self._enders])[::-1]]:
             if self._allowed(smpl, int(tid)):
                 return int(tid)
         return None
+
+    def _tokens_made_of(self, chars: bytes) -> list[tuple[bytes, int]]:
+        """(text, id) of every token whose text, spaces aside, is only ``chars``."""
+        return [(p, tid) for p, tid in self._piece_ids().items()
+                if p.strip() and not p.strip().strip(chars)]
 
     def _allowed_end(self, smpl: Any) -> bool:
         eos = self.llama.token_eos()
