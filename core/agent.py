@@ -150,19 +150,8 @@ class Agent:
         self.max_repeated_calls = max_repeated_calls
         self.model_options = dict(model_options or {})
         self.max_tool_result_chars = max_tool_result_chars
-        plugins = list(plugins)
-        if host is not None:
-            self.pm = host.load().pm
-            for p in plugins:
-                if not self.pm.is_registered(p):
-                    self.pm.register(p)
-        else:
-            from . import runtime
-
-            self.pm = create_plugin_manager()
-            self.pm.register(runtime, name="sapient.core.runtime")
-            for p in plugins:
-                self.pm.register(p)
+        self._own_plugins = list(plugins)
+        self._pm: Any = None
         self._llm_spec = llm
         self._llm: LLM | None = llm if llm is not None and not isinstance(llm, str) else None
         self.tools: dict[str, Tool] = {}
@@ -180,6 +169,24 @@ class Agent:
         if self.host is None:
             self.host = Host()
         return self.host
+
+    @property
+    def pm(self) -> Any:
+        """This agent's plugin manager: the host's plugins, then the agent's own.
+
+        Built on first use. Host plugins (defaults and installed entry points) apply to
+        every agent of the host; ``plugins=`` given to this agent apply to it alone.
+        Registries (tools, LLMs, stores) stay the host's.
+        """
+        if self._pm is None:
+            pm = create_plugin_manager()
+            for name, plugin in self._host().load().pm.list_name_plugin():
+                pm.register(plugin, name=name)
+            for plugin in self._own_plugins:
+                if not pm.is_registered(plugin):
+                    pm.register(plugin)
+            self._pm = pm
+        return self._pm
 
     @property
     def llm(self) -> LLM:

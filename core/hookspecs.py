@@ -29,7 +29,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
 @hookspec
-def register_tools(register: Any, settings: Any) -> None:
+def register_tools(register: Any, settings: Any, host: Any) -> None:
     """Register tools the agent may use.
 
     Called when the host builds its tool registry (lazily, on first use).
@@ -40,13 +40,16 @@ def register_tools(register: Any, settings: Any) -> None:
             name registered earlier raises ``ToolDefinitionError`` for the later one,
             which the host reports against that plugin.
         settings: the host's :class:`~sapient.Settings` (data paths, chosen models).
+        host: the :class:`~sapient.Host` being built: tools resolve their LLMs,
+            embedders and stores through it (``host.llm()``, ``host.embedder()``,
+            ``host.graph_store()``), so the user's settings and plugins reach them.
 
     Returns nothing. Not firstresult: every plugin's tools are collected.
     """
 
 
 @hookspec
-def register_llms(register: Any) -> None:
+def register_llms(register: Any, host: Any) -> None:
     """Register LLM factories by URI scheme.
 
     Args:
@@ -54,44 +57,68 @@ def register_llms(register: Any) -> None:
             builds an LLM from the part after ``scheme:`` (``openai:gpt-4o-mini`` gives
             ``"gpt-4o-mini"``).
 
-    Returns nothing. Not firstresult; the first registration of a scheme wins and a
-    clash is reported.
+        host: the :class:`~sapient.Host` (may be ignored).
+
+    Factories may take a third argument, ``host``: ``factory(rest, settings, host)``.
+    Precedence: a scheme registered by a non-default plugin (an entry point or a plugin
+    given to the host) replaces a built-in one of the same name; between two
+    non-default plugins the first registration wins and the clash is reported. The
+    same rule holds for every registry hook below; ``sapient plugins`` shows which
+    plugin won.
+
+    Returns nothing. Not firstresult.
     """
 
 
 @hookspec
-def register_embedders(register: Any) -> None:
+def register_embedders(register: Any, host: Any) -> None:
     """Register text-embedding factories by scheme (``sentence-transformers``, ``openai``).
 
     Args:
         register: ``register(scheme, factory, help="")``; ``factory(rest, settings)``
             returns an object with ``embed(texts: list[str]) -> numpy.ndarray``
             (rows L2-normalised) and a ``dimension`` attribute.
+        host: the :class:`~sapient.Host` (may be ignored).
 
     Returns nothing. Not firstresult.
     """
 
 
 @hookspec
-def register_graph_stores(register: Any) -> None:
+def register_graph_stores(register: Any, host: Any) -> None:
     """Register knowledge-graph store factories by scheme (``ladybug``, ``neo4j``).
 
     Args:
         register: ``register(scheme, factory, help="")``; ``factory(rest, settings)``
             returns a graph store (see ``sapient.plugins.knowledge_graph``).
+        host: the :class:`~sapient.Host` (may be ignored).
 
     Returns nothing. Not firstresult.
     """
 
 
 @hookspec
-def register_commands(register: Any) -> None:
+def register_document_stores(register: Any, host: Any) -> None:
+    """Register document-store factories by scheme (``faiss``, ``milvus``).
+
+    Args:
+        register: ``register(scheme, factory, help="")``; ``factory(rest, settings)``
+            (or ``factory(rest, settings, host)``) returns a document store.
+        host: the :class:`~sapient.Host` (may be ignored).
+
+    Returns nothing. Not firstresult.
+    """
+
+
+@hookspec
+def register_commands(register: Any, host: Any) -> None:
     """Add sub-commands to the ``sapient`` command line.
 
     Args:
         register: ``register(name, run, help="", configure=None)``; ``configure``
             receives the sub-command's ``argparse.ArgumentParser`` to add arguments,
             ``run(args, host)`` executes it and returns an exit code.
+        host: the :class:`~sapient.Host` (may be ignored).
 
     Returns nothing. Not firstresult.
     """

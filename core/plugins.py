@@ -17,8 +17,10 @@ keeps working. Environment switches:
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -81,6 +83,7 @@ class Registration:
     plugin: str
     help: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    replaced: str | None = None  # the built-in plugin whose registration this one replaced
 
 
 def call_hookimpl(pm: pluggy.PluginManager, hook_name: str, impl: Any, **available: Any) -> Any:
@@ -134,14 +137,24 @@ class Host:
         self._extra_plugins = list(plugins)
         self._tools: dict[str, Tool] | None = None
         self._registries: dict[str, dict[str, Registration]] = {}
+        self._instances: dict[tuple[str, str], Any] = {}
+        # Re-entrant: building a registry may resolve another (a tool asking for the
+        # embedder), and the first tools() from several threads must build it once.
+        self._lock = threading.RLock()
 
     # -- loading -----------------------------------------------------------------
 
     def load(self) -> Host:
-        """Load plugins once (idempotent). Called by every accessor."""
+        """Load plugins once (idempotent, thread-safe). Called by every accessor."""
         if self._loaded:
             return self
-        self._loaded = True
+        with self._lock:
+            if not self._loaded:
+                self._load_all()
+                self._loaded = True
+        return self
+
+    def _load_all(self) -> None:
         if self._load_defaults:
             for modname in DEFAULT_PLUGINS:
                 self._register_module(modname, modname)
@@ -150,7 +163,10 @@ class Host:
         for plugin in self._extra_plugins:
             name = getattr(plugin, "__name__", None) or type(plugin).__name__
             self._safe_register(plugin, name)
-        return self
+
+    def is_default_plugin(self, name: str) -> bool:
+        """Whether ``name`` is one of the built-in default plugins."""
+        return name in DEFAULT_PLUGINS
 
     def _register_module(self, modname: str, name: str) -> None:
         try:
@@ -206,61 +222,82 @@ class Host:
             plugin_name = impl.plugin_name
             try:
                 call_hookimpl(self.pm, hook_name, impl, register=make_register(plugin_name),
-                              settings=self.settings)
+                              settings=self.settings, host=self)
             except Exception as exc:
                 self._record(plugin_name, hook_name, exc)
 
     def tools(self) -> dict[str, Tool]:
         """Every tool registered by a plugin, by name."""
         self.load()
-        if self._tools is None:
-            tools: dict[str, Tool] = {}
-
-            def make_register(plugin_name: str) -> Callable[..., Any]:
-                def register(fn_or_tool: Any, name: str | None = None) -> Tool:
-                    t = fn_or_tool if isinstance(fn_or_tool, Tool) else Tool.from_function(
-                        fn_or_tool, name=name
-                    )
-                    if name and t.name != name:
-                        t.name = name
-                    if t.name in tools:
-                        raise ToolDefinitionError(
-                            f"Tool '{t.name}' from plugin '{plugin_name}' clashes with the tool "
-                            f"of that name from plugin '{tools[t.name].source}'. Register it "
-                            "under another name: register(fn, name='...').",
-                            tool=t.name,
-                        )
-                    t.source = plugin_name
-                    tools[t.name] = t
-                    return t
-
-                return register
-
-            self._call_each("register_tools", make_register)
-            self._tools = tools
+        if self._tools is not None:
+            return self._tools
+        with self._lock:
+            if self._tools is None:
+                self._tools = self._build_tools()
         return self._tools
 
+    def _build_tools(self) -> dict[str, Tool]:
+        tools: dict[str, Tool] = {}
+
+        def make_register(plugin_name: str) -> Callable[..., Any]:
+            def register(fn_or_tool: Any, name: str | None = None) -> Tool:
+                t = fn_or_tool if isinstance(fn_or_tool, Tool) else Tool.from_function(
+                    fn_or_tool, name=name
+                )
+                if name and t.name != name:
+                    t.name = name
+                if t.name in tools:
+                    raise ToolDefinitionError(
+                        f"Tool '{t.name}' from plugin '{plugin_name}' clashes with the tool "
+                        f"of that name from plugin '{tools[t.name].source}'. Register it "
+                        "under another name: register(fn, name='...').",
+                        tool=t.name,
+                    )
+                t.source = plugin_name
+                tools[t.name] = t
+                return t
+
+            return register
+
+        self._call_each("register_tools", make_register)
+        return tools
+
     def registry(self, kind: str) -> dict[str, Registration]:
-        """Registrations of one kind: ``llms``, ``embedders``, ``graph_stores``, ``commands``."""
+        """Registrations of one kind: ``llms``, ``embedders``, ``graph_stores``,
+        ``document_stores``, ``commands``.
+
+        Precedence: a non-default plugin's registration replaces a built-in one of the
+        same name (``Registration.replaced`` names the built-in); between two
+        non-default plugins the first wins and the clash is reported.
+        """
         self.load()
-        if kind not in self._registries:
-            entries: dict[str, Registration] = {}
-
-            def make_register(plugin_name: str) -> Callable[..., Any]:
-                def register(name: str, value: Any, help: str = "", **extra: Any) -> None:
-                    if name in entries:
-                        raise PluginError(
-                            f"{kind[:-1]} '{name}' from plugin '{plugin_name}' clashes with the "
-                            f"one from plugin '{entries[name].plugin}'; the first one is kept.",
-                            plugin=plugin_name,
-                        )
-                    entries[name] = Registration(name, value, plugin_name, help, extra)
-
-                return register
-
-            self._call_each(f"register_{kind}", make_register)
-            self._registries[kind] = entries
+        if kind in self._registries:
+            return self._registries[kind]
+        with self._lock:
+            if kind not in self._registries:
+                self._registries[kind] = self._build_registry(kind)
         return self._registries[kind]
+
+    def _build_registry(self, kind: str) -> dict[str, Registration]:
+        entries: dict[str, Registration] = {}
+
+        def make_register(plugin_name: str) -> Callable[..., Any]:
+            def register(name: str, value: Any, help: str = "", **extra: Any) -> None:
+                old = entries.get(name)
+                if old is not None and not (self.is_default_plugin(old.plugin)
+                                            and not self.is_default_plugin(plugin_name)):
+                    raise PluginError(
+                        f"{kind[:-1]} '{name}' from plugin '{plugin_name}' clashes with the "
+                        f"one from plugin '{old.plugin}'; the first one is kept.",
+                        plugin=plugin_name,
+                    )
+                entries[name] = Registration(name, value, plugin_name, help, extra,
+                                             replaced=old.plugin if old else None)
+
+            return register
+
+        self._call_each(f"register_{kind}", make_register)
+        return entries
 
     def _resolve(self, kind: str, spec: str, what: str) -> Any:
         scheme, _, rest = spec.partition(":")
@@ -273,7 +310,7 @@ class Host:
                 "a missing scheme may need its extra installed (pip install 'sapient[all]')."
             )
         try:
-            return entries[scheme].value(rest, self.settings)
+            return self._call_factory(entries[scheme].value, rest)
         except SapientError:
             raise
         except ImportError as exc:
@@ -282,8 +319,30 @@ class Host:
                 "Install Sapient's extras: pip install 'sapient[all]'."
             ) from exc
 
+    def _call_factory(self, factory: Callable[..., Any], rest: str) -> Any:
+        """``factory(rest, settings)``, plus ``host`` when the factory asks for it."""
+        try:
+            params = inspect.signature(factory).parameters
+        except (TypeError, ValueError):  # builtins without a signature
+            params = {}
+        if "host" in params or len(params) >= 3:
+            return factory(rest, self.settings, self)
+        return factory(rest, self.settings)
+
+    def _shared(self, kind: str, spec: str, build: Callable[[], Any]) -> Any:
+        """One instance per (kind, spec) for this host: one model load per process."""
+        key = (kind, spec)
+        with self._lock:
+            if key not in self._instances:
+                self._instances[key] = build()
+            return self._instances[key]
+
     def llm(self, spec: str | None = None) -> Any:
-        """Build the LLM named by ``spec`` or by the settings (``SAPIENT_LLM``)."""
+        """The LLM named by ``spec`` or by the settings (``SAPIENT_LLM``).
+
+        Built once per spec and host, so every tool and agent of the host shares one
+        loaded model.
+        """
         spec = spec or self.settings.llm
         if not spec:
             raise ConfigurationError(
@@ -295,15 +354,24 @@ class Host:
                 "'openai:http://127.0.0.1:11434/v1#llama3.1' (Ollama or any "
                 "OpenAI-compatible server), 'scripted:echo' (a test double)."
             )
-        return self._resolve("llms", spec, "LLM provider")
+        return self._shared("llms", spec, lambda: self._resolve("llms", spec, "LLM provider"))
 
     def embedder(self, spec: str | None = None) -> Any:
-        """Build the embedder named by ``spec`` or by the settings."""
-        return self._resolve("embedders", spec or self.settings.embedder, "embedder")
+        """The embedder named by ``spec`` or by the settings (built once per spec)."""
+        spec = spec or self.settings.embedder
+        return self._shared("embedders", spec,
+                            lambda: self._resolve("embedders", spec, "embedder"))
 
     def graph_store(self, spec: str | None = None) -> Any:
-        """Build the knowledge-graph store named by ``spec`` or by the settings."""
+        """A new knowledge-graph store named by ``spec`` or by the settings.
+
+        Not shared: a store holds a connection the caller closes.
+        """
         return self._resolve("graph_stores", spec or self.settings.graph_spec, "graph store")
+
+    def document_store(self, spec: str) -> Any:
+        """A new document store named by ``spec`` (``faiss:PATH``, ``milvus:...``)."""
+        return self._resolve("document_stores", spec, "document store")
 
     def check_pending(self) -> None:
         """Fail if a loaded plugin implements a hook Sapient does not define."""
