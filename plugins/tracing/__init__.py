@@ -27,7 +27,14 @@ from sapient.core.hookspecs import hookimpl
 from ._redact import REDACTED, redact, redact_value
 from ._spans import configure
 
-__all__ = ["configure", "redact", "redact_value", "REDACTED", "call_model", "call_tool",
+
+def flush(timeout_millis: int = 10_000) -> None:
+    """Send every finished span now (a short script may call it before it exits)."""
+    from ._export import flush as _flush
+
+    _flush(timeout_millis)
+
+__all__ = ["configure", "flush", "redact", "redact_value", "REDACTED", "call_model", "call_tool",
            "on_event", "register_commands"]
 
 

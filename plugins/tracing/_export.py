@@ -29,7 +29,7 @@ from sapient.core.errors import ConfigurationError
 
 from ._redact import redact, redact_value
 
-__all__ = ["build_tracer", "span_to_dict", "JsonlSpanExporter", "RedactingExporter",
+__all__ = ["build_tracer", "flush", "span_to_dict", "JsonlSpanExporter", "RedactingExporter",
            "INSTALL_HINT"]
 
 INSTALL_HINT = ("Tracing needs OpenTelemetry: pip install 'sapient[otel]' "
@@ -37,6 +37,7 @@ INSTALL_HINT = ("Tracing needs OpenTelemetry: pip install 'sapient[otel]' "
 
 _lock = threading.Lock()
 _tracers: dict[str, Any] = {}
+_providers: list[Any] = []
 
 
 def build_tracer(spec: str) -> Any:
@@ -46,6 +47,14 @@ def build_tracer(spec: str) -> Any:
         if spec not in _tracers:
             _tracers[spec] = _make_tracer(spec)
         return _tracers[spec]
+
+
+def flush(timeout_millis: int = 10_000) -> None:
+    """Export every finished span now (spans to a collector are sent in batches)."""
+    with _lock:
+        providers = list(_providers)
+    for provider in providers:
+        provider.force_flush(timeout_millis)
 
 
 def _make_tracer(spec: str) -> Any:
@@ -84,6 +93,7 @@ def _make_tracer(spec: str) -> Any:
             f"Unknown trace destination {spec!r}. Use SAPIENT_TRACE=jsonl:FILE (a local "
             "file), otlp (an OpenTelemetry collector) or otel (your own tracer provider).")
     provider.add_span_processor(processor)
+    _providers.append(provider)
     return provider.get_tracer("sapient", __version__, schema_url=schema_url)
 
 
