@@ -56,6 +56,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "sapient.connectors.embeddings",
     "sapient.connectors.ladybug",
     "sapient.connectors.neo4j",
+    "sapient.connectors.langchain",
     "sapient.plugins.functions",
     "sapient.plugins.retrieval",
     "sapient.plugins.knowledge_graph",
