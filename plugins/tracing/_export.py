@@ -27,7 +27,7 @@ from typing import Any
 
 from sapient.core.errors import ConfigurationError
 
-from ._redact import redact, redact_value
+from ._redact import redact
 
 __all__ = ["build_tracer", "flush", "span_to_dict", "JsonlSpanExporter", "RedactingExporter",
            "INSTALL_HINT"]
@@ -166,7 +166,10 @@ class RedactingExporter:
 
 
 class JsonlSpanExporter:
-    """Appends each finished span to a file as one JSON line (see :func:`span_to_dict`)."""
+    """Appends each finished span to a file as one JSON line (see :func:`span_to_dict`).
+
+    Used behind :class:`RedactingExporter`, which has already scrubbed the spans.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path).expanduser()
@@ -175,8 +178,7 @@ class JsonlSpanExporter:
     def export(self, spans: Sequence[Any]) -> Any:
         from opentelemetry.sdk.trace.export import SpanExportResult
 
-        lines = [json.dumps(redact_value(span_to_dict(s)), ensure_ascii=False, default=str)
-                 for s in spans]
+        lines = [json.dumps(span_to_dict(s), ensure_ascii=False, default=str) for s in spans]
         try:
             with self._lock:
                 self.path.parent.mkdir(parents=True, exist_ok=True)

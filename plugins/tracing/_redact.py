@@ -60,20 +60,29 @@ def secret_key(name: str) -> bool:
     return bool(_SECRET_KEY.search(name))
 
 
+_names_cache: tuple[int, tuple[str, ...]] = (-1, ())
+
+
 def _env_secrets() -> list[str]:
     """Values of environment variables named like secrets, longest first.
 
-    Read on each call: tests and long-lived processes change the environment, and
-    the cost (a scan of a few hundred variables) is small next to an export.
+    The *names* are rescanned when the number of variables changes (scanning
+    ``os.environ`` on every string would dominate tracing time); the *values* are read
+    on every call, so a key set or changed at run time is still caught.
     """
-    values = {v for k, v in os.environ.items()
-              if _SECRET_ENV.search(k) and len(v) >= _MIN_SECRET_LEN}
+    global _names_cache
+    size, names = _names_cache
+    if size != len(os.environ):
+        names = tuple(k for k in os.environ if _SECRET_ENV.search(k))
+        _names_cache = (len(os.environ), names)
+    values = {v for v in (os.environ.get(k) for k in names)
+              if v is not None and len(v) >= _MIN_SECRET_LEN}
     return sorted(values, key=len, reverse=True)
 
 
 def redact(text: str) -> str:
     """``text`` with every secret it contains replaced by ``[REDACTED]``."""
-    if not text:
+    if len(text) < _MIN_SECRET_LEN:  # too short to hold any credential we look for
         return text
     for value in _env_secrets():
         if value in text:
