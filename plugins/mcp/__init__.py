@@ -116,7 +116,6 @@ def run_mcp(args: argparse.Namespace, host: Any) -> int:
     import sys
 
     import anyio
-
     from sapient import __version__
     from sapient.connectors.mcp import build_server, serve_http, serve_stdio
 
