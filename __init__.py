@@ -21,6 +21,7 @@ from sapient.core.errors import (
 )
 from sapient.core.hookspecs import hookimpl, hookspec
 from sapient.core.llm import LLM, LLMResponse, StreamDelta
+from sapient.core.memory import ConversationMemory
 from sapient.core.messages import Citation, Message, ToolCall, ToolOutput, Usage
 from sapient.core.plugins import Host
 from sapient.core.settings import Settings
@@ -33,6 +34,7 @@ __all__ = [
     "ChatSession",
     "Citation",
     "ConfigurationError",
+    "ConversationMemory",
     "GuardViolation",
     "Host",
     "LLM",

@@ -33,6 +33,7 @@ from .errors import (
     ToolArgumentError,
 )
 from .llm import LLM, LLMResponse
+from .memory import ConversationMemory
 from .messages import (
     Citation,
     Event,
@@ -320,9 +321,10 @@ class Agent:
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
-    def chat(self, history: list[Message] | None = None) -> ChatSession:
-        """A conversation that keeps its history between turns."""
-        return ChatSession(self, list(history or []))
+    def chat(self, history: list[Message] | None = None, *,
+             memory: ConversationMemory | None = None) -> ChatSession:
+        """A conversation that keeps its history between turns (under ``memory``'s budget)."""
+        return ChatSession(self, list(history or []), memory=memory)
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -566,25 +568,43 @@ def _extract_json(text: str) -> str:
 
 
 class ChatSession:
-    """A multi-turn conversation with an agent; history is kept between sends."""
+    """A multi-turn conversation with an agent; history is kept between sends.
 
-    def __init__(self, agent: Agent, history: list[Message]) -> None:
+    With a :class:`~sapient.core.memory.ConversationMemory`, what each turn sends is the
+    memory's context (summary, recalled statements, recent turns) under its token budget.
+    """
+
+    def __init__(self, agent: Agent, history: list[Message],
+                 memory: ConversationMemory | None = None) -> None:
         self.agent = agent
         self.history = history
+        self.memory = memory
+        if memory is not None and history:
+            memory.add(history)
 
-    def _keep(self, result: Result) -> Result:
+    def _context(self, text: str) -> list[Message]:
+        if self.memory is None:
+            return self.history
+        return self.memory.context(text, self.agent.llm)
+
+    def _keep(self, result: Result, sent: list[Message]) -> Result:
+        if self.memory is not None:
+            self.memory.add_result(result, sent)
         self.history = [m for m in result.messages if m.role != "system"]
         return result
 
     def send(self, text: str) -> Result:
-        return self._keep(self.agent.run(text, history=self.history))
+        sent = self._context(text)
+        return self._keep(self.agent.run(text, history=sent), sent)
 
     async def asend(self, text: str) -> Result:
-        return self._keep(await self.agent.arun(text, history=self.history))
+        sent = await asyncio.to_thread(self._context, text)
+        return self._keep(await self.agent.arun(text, history=sent), sent)
 
     def stream(self, text: str) -> Iterator[Event]:
         """Stream one turn; the history is updated when the turn ends."""
-        for event in self.agent.stream(text, history=self.history):
+        sent = self._context(text)
+        for event in self.agent.stream(text, history=sent):
             if isinstance(event, FinalAnswer) and event.result is not None:
-                self._keep(event.result)
+                self._keep(event.result, sent)
             yield event

@@ -181,6 +181,10 @@ class LlamaCppLLM:
             tool_choice != "none" else None
         return self.prompt_format.render(normalise(messages, extra))
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens ``text`` takes in this model's vocabulary (conversation memory budgets)."""
+        return len(self.load()._engine.tokenize(text, add_bos=False)) if text else 0
+
     def _tokens(self, text: str) -> list[int]:
         bos = self.prompt_format.bos
         return self._engine.tokenize(text, add_bos=not (bos and text.startswith(bos)))
