@@ -338,7 +338,15 @@ class Tool:
                 raise ToolArgumentError(self.name, _pydantic_problems(exc)) from None
             return {k: getattr(parsed, k) for k in self._model.model_fields}
         if self._validator is not None:
-            errors = sorted(self._validator.iter_errors(args), key=lambda e: list(e.path))
+            from referencing.exceptions import Unresolvable
+
+            try:
+                errors = sorted(self._validator.iter_errors(args), key=lambda e: list(e.path))
+            except Unresolvable as exc:
+                raise ToolDefinitionError(
+                    f"Tool '{self.name}' cannot check its arguments: its JSON schema refers to "
+                    f"{getattr(exc, 'ref', str(exc))!r}, which does not resolve; fix the schema.",
+                    tool=self.name) from None
             if errors:
                 raise ToolArgumentError(self.name, [_jsonschema_problem(e) for e in errors])
         return dict(args)

@@ -6,6 +6,7 @@ import ast
 import datetime as _dt
 import math
 import operator
+import sys
 from typing import Any
 
 from sapient.core.hookspecs import hookimpl
@@ -23,6 +24,28 @@ _FUNCS = {name: getattr(math, name) for name in (
 _FUNCS.update({"abs": abs, "round": round, "min": min, "max": max})
 _CONSTS = {"pi": math.pi, "e": math.e}
 
+#: Results are bounded before they are computed: an integer may have at most as many
+#: digits as Python agrees to print (``sys.get_int_max_str_digits()``, 4300 by default),
+#: so a request like ``((9**999)**999)**999`` is refused at once instead of running on.
+_MAX_DIGITS = sys.get_int_max_str_digits() or 4300
+_MAX_BITS = math.ceil(_MAX_DIGITS * math.log2(10))
+#: Longer input is not arithmetic a model needs in one step (and parsing it is slow).
+_MAX_CHARS = 10_000
+
+
+def _check_size(op: ast.operator, left: Any, right: Any) -> None:
+    """Refuse an integer result too large to print, before computing it."""
+    if not (isinstance(left, int) and isinstance(right, int)):
+        return
+    if isinstance(op, ast.Pow) and right > 0 and abs(left) > 1:
+        bits = right * math.log2(abs(left))
+    elif isinstance(op, ast.Mult):
+        bits = left.bit_length() + right.bit_length()
+    else:
+        return
+    if bits > _MAX_BITS:
+        raise ValueError(f"the result would have more than {_MAX_DIGITS} digits")
+
 
 def _eval(node: ast.AST) -> Any:
     if isinstance(node, ast.Expression):
@@ -33,6 +56,7 @@ def _eval(node: ast.AST) -> Any:
         left, right = _eval(node.left), _eval(node.right)
         if isinstance(node.op, ast.Pow) and abs(right) > 1000:
             raise ValueError("exponent too large (limit 1000)")
+        _check_size(node.op, left, right)
         return _BINOPS[type(node.op)](left, right)
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         return _UNARY[type(node.op)](_eval(node.operand))
@@ -40,7 +64,10 @@ def _eval(node: ast.AST) -> Any:
         return _CONSTS[node.id]
     if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
             and node.func.id in _FUNCS and not node.keywords):
-        return _FUNCS[node.func.id](*[_eval(a) for a in node.args])
+        args = [_eval(a) for a in node.args]
+        if node.func.id == "round" and len(args) == 2 and abs(args[1]) > _MAX_DIGITS:
+            raise ValueError(f"round() to more than {_MAX_DIGITS} digits")
+        return _FUNCS[node.func.id](*args)
     raise ValueError(f"unsupported expression element: {ast.dump(node)[:60]}")
 
 
@@ -52,14 +79,20 @@ def calculator(expression: str) -> str:
             + - * / // % **, parentheses, pi, e and sqrt, log, exp, sin, cos, tan,
             abs, round, min, max, floor, ceil.
     """
+    if len(expression) > _MAX_CHARS:
+        return (f"Error: the expression has {len(expression)} characters (at most {_MAX_CHARS}); "
+                "split it into smaller steps.")
     try:
         tree = ast.parse(expression, mode="eval")
-        value = _eval(tree)
+        return repr(_eval(tree))
     except ZeroDivisionError:
         return "Error: division by zero"
+    except OverflowError:
+        return f"Error: cannot evaluate {expression[:200]!r}: the result is too large"
+    except (RecursionError, MemoryError):
+        return "Error: the expression is nested too deeply; split it into smaller steps."
     except (SyntaxError, ValueError, TypeError) as exc:
-        return f"Error: cannot evaluate {expression!r}: {exc}"
-    return repr(value)
+        return f"Error: cannot evaluate {expression[:200]!r}: {exc}"
 
 
 def current_time(timezone_offset_hours: float = 0.0) -> str:

@@ -9,7 +9,9 @@ metadata). Splitting uses ``langchain-text-splitters``.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +20,8 @@ from typing import Any
 from ._errors import RetrievalError
 
 __all__ = ["Section", "Chunker", "SUPPORTED_SUFFIXES", "iter_files", "read_file", "text_hash"]
+
+log = logging.getLogger("sapient.retrieval")
 
 SUPPORTED_SUFFIXES = {".txt": "text", ".text": "text", ".rst": "text", ".md": "markdown",
                       ".markdown": "markdown", ".html": "html", ".htm": "html", ".pdf": "pdf"}
@@ -67,7 +71,9 @@ def iter_files(paths: Iterable[str | Path]) -> Iterator[tuple[Path, Path]]:
 def _read_html(path: Path) -> Section:
     from bs4 import BeautifulSoup
 
-    soup = BeautifulSoup(path.read_bytes(), "html.parser")
+    data = path.read_bytes()
+    _refuse_binary(data, repr(str(path)))
+    soup = BeautifulSoup(data, "html.parser")
     for tag in soup(["script", "style", "noscript", "template"]):
         tag.decompose()
     title = soup.title.get_text(strip=True) if soup.title else ""
@@ -82,16 +88,59 @@ def _read_html(path: Path) -> Section:
 def _read_pdf(path: Path) -> list[Section]:
     try:
         from pypdf import PdfReader
-        from pypdf.errors import PdfReadError
     except ImportError as exc:  # pragma: no cover
         raise RetrievalError("Reading PDF files needs pypdf: pip install 'sapient[retrieval]'"
                              ) from exc
     try:
         reader = PdfReader(str(path))
-        return [Section(page.extract_text() or "", {"page": i + 1})
-                for i, page in enumerate(reader.pages)]
-    except (PdfReadError, ValueError, KeyError, OSError) as exc:
-        raise RetrievalError(f"Cannot read PDF {str(path)!r}: {exc}", path=path) from exc
+        sections = [Section(page.extract_text() or "", {"page": i + 1})
+                    for i, page in enumerate(reader.pages)]
+    except Exception as exc:  # pypdf raises many types on damaged files
+        raise RetrievalError(f"Cannot read PDF {str(path)!r} ({type(exc).__name__}: {exc}); "
+                             "check that it opens in a PDF viewer.", path=path) from exc
+    if not any(s.text.strip() for s in sections):
+        raise RetrievalError(
+            f"PDF {str(path)!r} has no text layer ({len(sections)} page(s) of images or "
+            "nothing); run OCR on it first (e.g. ocrmypdf) or leave it out.", path=path)
+    return sections
+
+
+def _refuse_binary(data: bytes, name: str) -> None:
+    if b"\x00" in data and not data.startswith(tuple(bom for bom, _ in _BOMS)):
+        raise RetrievalError(f"{name} looks like a binary file, not text (it contains NUL "
+                             "bytes); convert it to text or leave it out.")
+
+
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"),
+         (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def decode_text(data: bytes, name: str) -> str:
+    """The text of a file's bytes, refusing binary data.
+
+    A byte-order mark names the encoding. Without one, a NUL byte means binary (the
+    rule git and grep use). Otherwise UTF-8; when some bytes are not valid UTF-8, the
+    file is still read as UTF-8 (bad bytes become U+FFFD, with a warning) if at least
+    as many of its non-ASCII characters decode as fail, and as windows-1252 (what the WHATWG
+    encoding standard reads for "latin-1") when most fail: a legacy 8-bit file.
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data.decode(encoding, errors="replace").replace("\x00", "")
+    _refuse_binary(data, name)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd") - data.count("\ufffd".encode())
+    good = sum(1 for ch in text if ord(ch) > 127) - bad
+    if good and good >= bad:
+        log.warning("%s: %d byte sequence(s) are not valid UTF-8 and were replaced by "
+                    "U+FFFD; the rest was read as UTF-8.", name, bad)
+        return text
+    return data.decode("cp1252", errors="replace")
 
 
 def read_file(path: Path) -> list[Section]:
@@ -101,10 +150,7 @@ def read_file(path: Path) -> list[Section]:
         return _read_pdf(path)
     if kind == "html":
         return [_read_html(path)]
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        text = path.read_text(encoding="latin-1")
+    text = decode_text(path.read_bytes(), repr(str(path)))
     return [Section(text, {}, markdown=(kind == "markdown"))]
 
 
