@@ -90,7 +90,7 @@ def register_graph_stores(register: Any, host: Any) -> None:
 
     Args:
         register: ``register(scheme, factory, help="")``; ``factory(rest, settings)``
-            returns a graph store (see ``sapient.plugins.knowledge_graph``).
+            returns a graph store (the protocol is ``sapient.connectors.graph.GraphStore``).
         host: the :class:`~sapient.Host` (may be ignored).
 
     Returns nothing. Not firstresult.

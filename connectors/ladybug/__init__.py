@@ -24,14 +24,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sapient.core.hookspecs import hookimpl
-from sapient.plugins.knowledge_graph._cypher import (
+from sapient.connectors.graph import (
     CypherSyntaxError,
-    parse_create,
-    split_statements,
-    tokenize,
-)
-from sapient.plugins.knowledge_graph._model import (
     Edge,
     GraphError,
     GraphSchema,
@@ -41,8 +35,12 @@ from sapient.plugins.knowledge_graph._model import (
     Rows,
     Triple,
     cypher_identifier,
+    parse_create,
     property_type,
+    split_statements,
+    tokenize,
 )
+from sapient.core.hookspecs import hookimpl
 
 __all__ = ["LadybugStore", "open_database"]
 
@@ -463,7 +461,7 @@ def from_spec(rest: str, settings: Any = None) -> LadybugStore:
     if not path:
         if settings is None:
             raise GraphError("Give the graph a folder: 'ladybug:/path/to/graph'.")
-        path = str(settings.home / "graphs" / "default")
+        path = str(settings.graph_dir())
     return LadybugStore(path, read_only=read_only)
 
 

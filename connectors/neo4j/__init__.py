@@ -23,9 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from sapient.core.hookspecs import hookimpl
-from sapient.plugins.knowledge_graph._cypher import split_statements
-from sapient.plugins.knowledge_graph._model import (
+from sapient.connectors.graph import (
     Edge,
     GraphError,
     GraphSchema,
@@ -34,7 +32,9 @@ from sapient.plugins.knowledge_graph._model import (
     RelType,
     Rows,
     Triple,
+    split_statements,
 )
+from sapient.core.hookspecs import hookimpl
 
 __all__ = ["Neo4jStore"]
 

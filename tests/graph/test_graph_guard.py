@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from sapient.plugins.knowledge_graph import GraphSchema, check_cypher, extract_cypher
-from sapient.plugins.knowledge_graph._model import NodeLabel, RelType
+from sapient.connectors.graph import GraphSchema, NodeLabel, RelType
+from sapient.plugins.knowledge_graph import check_cypher, extract_cypher
 
 SCHEMA = GraphSchema(
     nodes={"Person": NodeLabel("Person", 3, {"name": "STRING", "age": "INT64"}),

@@ -68,7 +68,7 @@ def test_extraction_with_entity_resolution(tmp_path):
 
 
 def test_cli_ingest_query_and_ask(tmp_path, people_file, capsys):
-    from sapient.plugins.knowledge_graph import cli
+    from sapient.plugins.knowledge_graph import _cli as cli
 
     host = Host(Settings(home=tmp_path), load_entrypoints=False)
     parser = argparse.ArgumentParser()

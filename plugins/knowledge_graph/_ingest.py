@@ -19,9 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sapient.core.messages import Message
-
-from ._model import (
+from sapient.connectors.graph import (
     DEFAULT_LABEL,
     GraphError,
     GraphStore,
@@ -30,6 +28,7 @@ from ._model import (
     Triple,
     cypher_identifier,
 )
+from sapient.core.messages import Message
 
 __all__ = [
     "IngestReport",

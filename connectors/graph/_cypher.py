@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ._model import DEFAULT_LABEL, GraphError, Node, Triple
+from ._types import DEFAULT_LABEL, GraphError, Node, Triple
 
 __all__ = ["CypherSyntaxError", "Token", "tokenize", "split_statements", "parse_create"]
 

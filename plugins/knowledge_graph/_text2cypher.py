@@ -1,7 +1,7 @@
 """Text2Cypher: questions to read-only Cypher, guarded and self-repairing.
 
 Flow: schema-grounded prompt with few-shot examples built from the graph's own
-schema -> model reply -> :func:`~.guard.extract_cypher` -> :func:`~.guard.check_cypher`
+schema -> model reply -> :func:`extract_cypher` -> :func:`check_cypher`
 (blocklist, schema check, LIMIT) -> read-only execution with a timeout. A refusal or
 a database error is fed back to the model for at most ``max_repairs`` more tries.
 The result says honestly whether the question was answered, is unanswerable from
@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from sapient.connectors.graph import GraphError, GraphSchema, GraphStore
 from sapient.core.messages import Message
 
-from ._model import GraphError, GraphSchema, GraphStore
-from .guard import check_cypher, extract_cypher
+from ._guard import check_cypher, extract_cypher
 
 __all__ = ["Attempt", "Text2Cypher", "Text2CypherResult", "build_prompt"]
 

@@ -15,10 +15,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._model import GraphError
-from .guard import check_cypher
-from .ingest import extract_triples, ingest_file, ingest_triples
-from .tools import GraphToolkit, open_store
+from sapient.connectors.graph import GraphError
+
+from ._guard import check_cypher
+from ._ingest import extract_triples, ingest_file, ingest_triples
+from ._toolkit import GraphToolkit, open_store
 
 __all__ = ["configure", "run"]
 
@@ -61,9 +62,8 @@ def _console() -> Any:
 def run(args: argparse.Namespace, host: Any) -> int:
     """Run one ``sapient graph`` action; returns the exit code."""
     console = _console()
-    spec = getattr(args, "graph", None) or host.settings.graph_spec
     try:
-        store = open_store(spec, host.settings)
+        store = open_store(getattr(args, "graph", None), host)
     except GraphError as exc:
         console.print(f"[red]error:[/] {exc}")
         return 2
@@ -85,7 +85,7 @@ def _run(args: argparse.Namespace, host: Any, store: Any, console: Any) -> int:
                           f"({report.triples_per_s:,.0f}/s) into {store.spec}")
         return 0
     if action == "schema":
-        console.print(GraphToolkit(store, host.settings).graph_schema(), markup=False)
+        console.print(GraphToolkit(store, host=host).graph_schema(), markup=False)
         return 0
     if action == "query":
         verdict = check_cypher(args.cypher, store.schema(), max_limit=args.limit)
@@ -101,7 +101,7 @@ def _run(args: argparse.Namespace, host: Any, store: Any, console: Any) -> int:
         console.print(table)
         return 0
     if action == "ask":
-        out = GraphToolkit(store, host.settings).graph_retrieve(args.question, k=args.k,
+        out = GraphToolkit(store, host=host).graph_retrieve(args.question, k=args.k,
                                                                  hops=args.hops)
         console.print(out.content, markup=False)
         return 0

@@ -15,8 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ._cypher import CypherSyntaxError, Token, tokenize
-from ._model import GraphSchema
+from sapient.connectors.graph import CypherSyntaxError, GraphSchema, Token, tokenize
 
 __all__ = ["BLOCKED_KEYWORDS", "GuardResult", "check_cypher", "extract_cypher"]
 

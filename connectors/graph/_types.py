@@ -1,6 +1,8 @@
-"""Data types shared by the graph stores, ingestion, guards and retrieval.
+"""The graph store protocol and the data types every store, ingester and tool shares.
 
-Kept free of optional dependencies so that importing the plugin stays cheap.
+They live with the stores (not in the knowledge-graph plugin) so that a store
+connector, built-in or third-party, depends only on this package and the core.
+Free of optional dependencies: importing it is cheap.
 """
 
 from __future__ import annotations
