@@ -12,9 +12,13 @@ Nothing here imports an optional SDK or a plugin.
 from __future__ import annotations
 
 from ._cypher import (
+    DESTRUCTIVE_KEYWORDS,
+    FILE_ACCESS_KEYWORDS,
     CypherSyntaxError,
     Token,
+    keywords,
     parse_create,
+    read_statement,
     split_statements,
     tokenize,
 )
@@ -27,15 +31,19 @@ from ._types import (
     IngestError,
     Node,
     NodeLabel,
+    QueryLimitError,
     RelType,
     Rows,
     Triple,
     cypher_identifier,
+    is_identifier_char,
     property_type,
 )
 
 __all__ = [
     "DEFAULT_LABEL",
+    "DESTRUCTIVE_KEYWORDS",
+    "FILE_ACCESS_KEYWORDS",
     "CypherSyntaxError",
     "Edge",
     "GraphError",
@@ -44,13 +52,17 @@ __all__ = [
     "IngestError",
     "Node",
     "NodeLabel",
+    "QueryLimitError",
     "RelType",
     "Rows",
     "Token",
     "Triple",
     "cypher_identifier",
+    "is_identifier_char",
+    "keywords",
     "parse_create",
     "property_type",
+    "read_statement",
     "split_statements",
     "tokenize",
 ]

@@ -44,17 +44,21 @@ def graph_spec(graph: str | None, settings: Settings) -> str:
     return graph
 
 
-def open_store(graph: str | None, host: Any) -> GraphStore:
+def open_store(graph: str | None, host: Any, *, read_only: bool = False) -> GraphStore:
     """Open the store named by ``graph`` (see :func:`graph_spec`) through ``host``.
 
     Stores come from the host's ``register_graph_stores`` registry, so a plugin that
     registers its own ``ladybug`` or ``neo4j`` scheme replaces the built-in one here
-    too. The caller closes the store.
+    too. ``read_only`` asks an embedded (``ladybug:``) graph to open without write
+    access, so reading never creates or rewrites its file. The caller closes the store.
     """
     if isinstance(host, Settings) or not hasattr(host, "graph_store"):
         raise TypeError("open_store needs the host the store comes from: "
                         "open_store(spec, host), e.g. with host = sapient.Host().")
-    return host.graph_store(graph_spec(graph, host.settings))
+    spec = graph_spec(graph, host.settings)
+    if read_only and spec.startswith("ladybug:") and "read_only=" not in spec:
+        spec += ("&" if "?" in spec else "?") + "read_only=1"
+    return host.graph_store(spec)
 
 
 def _edge_text(e: Edge) -> str:
@@ -298,6 +302,8 @@ class GraphToolkit:
             k: answers to return.
             hops: how many relationships to follow at most (1 to 3).
         """
+        if self.store.schema().empty:
+            return ToolOutput("The graph is empty. Load data with: sapient graph ingest FILE")
         answers = self.retriever().retrieve(question, k=max(1, min(k, 20)), hops=hops)
         if not answers:
             return ToolOutput("No entity of the question was found in the graph; try "

@@ -97,7 +97,7 @@ def test_plugin_store_serves_the_graph_command(store_plugin, tmp_path, capsys):
     assert main(["--home", str(tmp_path), "graph", "schema", "--graph", "people"]) == 0
     assert "SERVED_BY" in capsys.readouterr().out
     opened = sys.modules["sapient_test_graphstore"].OPENED
-    assert opened == [str(tmp_path / "graphs" / "people")]
+    assert opened == [f"{tmp_path / 'graphs' / 'people'}?read_only=1"]  # schema only reads
 
 
 def test_without_the_plugin_the_builtin_store_is_used(tmp_path):
