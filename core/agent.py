@@ -191,7 +191,8 @@ class Agent:
         if self._pm is None:
             pm = create_plugin_manager()
             for name, plugin in self._host().load().pm.list_name_plugin():
-                pm.register(plugin, name=name)
+                if plugin is not None:  # None: a plugin blocked on the host
+                    pm.register(plugin, name=name)
             for plugin in self._own_plugins:
                 if not pm.is_registered(plugin):
                     pm.register(plugin)

@@ -223,7 +223,7 @@ class Host:
     def plugin_names(self) -> list[str]:
         """Names of the registered plugins, defaults first."""
         self.load()
-        return [name for name, _ in self.pm.list_name_plugin()]
+        return [name for name, plugin in self.pm.list_name_plugin() if plugin is not None]
 
     # -- registries --------------------------------------------------------------
 
