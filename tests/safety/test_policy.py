@@ -4,7 +4,6 @@ test_attack_corpus.py)."""
 from __future__ import annotations
 
 import pytest
-
 from sapient import Agent, Host, ToolCall, tool
 from sapient.connectors.scripted import ScriptedLLM
 from sapient.core.errors import ToolDefinitionError
