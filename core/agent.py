@@ -48,7 +48,7 @@ from .messages import (
     ToolOutput,
     Usage,
 )
-from .plugins import Host, call_hookimpl, create_plugin_manager
+from .plugins import Host, call_hookimpl, default_host, layered_plugin_manager
 from .runtime import ModelRequest, RunContext, ToolInvocation
 from .tools import Tool, serialize_result
 
@@ -115,8 +115,10 @@ class Agent:
         max_steps: most model calls in one run.
         plugins: plugin objects/modules whose hooks (wrappers, observers, guards)
             apply to this agent's runs.
-        host: a :class:`Host` to resolve LLM specs and tool names, and whose plugins
-            apply; default a host built from the environment when one is needed.
+        host: the :class:`Host` the agent runs on: it resolves LLM specs and tool
+            names, and its plugins (installed ones included) apply to every run.
+            Default: the environment's host (:func:`~sapient.core.plugins.default_host`),
+            built on first need and shared by the agents built without ``host=``.
         output_type: a pydantic model (or any type pydantic can validate): the run
             returns a validated instance in ``Result.output``.
         output_retries: how often to re-ask the model after invalid structured output.
@@ -167,25 +169,24 @@ class Agent:
 
     def _host(self) -> Host:
         if self.host is None:
-            self.host = Host()
+            self.host = default_host()
         return self.host
 
     @property
     def pm(self) -> Any:
-        """This agent's plugin manager: the host's plugins, then the agent's own.
+        """The plugin manager this agent's runs call: the host's plugins, then its own.
 
-        Built on first use. Host plugins (defaults and installed entry points) apply to
+        Host plugins (defaults, installed entry points, ``Host(plugins=...)``) apply to
         every agent of the host; ``plugins=`` given to this agent apply to it alone.
-        Registries (tools, LLMs, stores) stay the host's.
+        An agent without plugins of its own runs on the host's manager itself (nothing
+        to copy); one with plugins gets a manager of its own, built on first use.
+        Registries (tools, LLMs, stores) stay the host's. Give plugins through
+        ``plugins=``, not by registering them here.
         """
         if self._pm is None:
-            pm = create_plugin_manager()
-            for name, plugin in self._host().load().pm.list_name_plugin():
-                pm.register(plugin, name=name)
-            for plugin in self._own_plugins:
-                if not pm.is_registered(plugin):
-                    pm.register(plugin)
-            self._pm = pm
+            host_pm = self._host().load().pm
+            self._pm = (layered_plugin_manager(host_pm, self._own_plugins)
+                        if self._own_plugins else host_pm)
         return self._pm
 
     @property
