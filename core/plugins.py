@@ -104,29 +104,42 @@ _MISSING = object()
 _PARSED: dict[tuple[str, int, str], tuple[Any, Any]] = {}
 
 
-def _parsed_once(kind: str, module: types.ModuleType, name: str,
+def _parsed_once(kind: str, namespace: Any, name: str,
                  parse: Callable[[Any, str], Any]) -> Any:
-    """``parse(module, name)``, remembered while ``module.name`` stays the same object.
+    """``parse(namespace, name)``, remembered while ``namespace.name`` stays the same.
 
-    Registering a plugin makes pluggy inspect every attribute of it; agents with
-    plugins of their own re-register the host's modules, so the answers are kept.
+    Registering a plugin makes pluggy inspect every attribute of it; an agent with
+    plugins of its own re-registers the host's plugins, so the answers are kept per
+    module, or per class for the methods of plugin objects.
     """
-    attr = module.__dict__.get(name, _MISSING)
-    key = (kind, id(module), name)
+    attr = namespace.__dict__.get(name, _MISSING)
+    key = (kind, id(namespace), name)
     hit = _PARSED.get(key)
     if hit is None or hit[0] is not attr:
-        opts = parse(module, name)
+        opts = parse(namespace, name)
         hit = _PARSED[key] = (attr, None if opts is None else dict(opts))
     return None if hit[1] is None else dict(hit[1])
 
 
+def _class_attr(plugin: Any, name: str) -> Any:
+    """Where ``plugin.name`` comes from when it is not the object's own attribute: the
+    first class of its MRO that defines it (``None`` if none does)."""
+    if name in getattr(plugin, "__dict__", {}):
+        return None
+    return next((k for k in type(plugin).__mro__ if name in k.__dict__), None)
+
+
 class _PluginManager(pluggy.PluginManager):
-    """pluggy's manager, with hook discovery on modules remembered (see ``_parsed_once``)."""
+    """pluggy's manager, with hook discovery remembered (see ``_parsed_once``)."""
 
     def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
+        parse = super().parse_hookimpl_opts
         if isinstance(plugin, types.ModuleType):
-            return _parsed_once("impl", plugin, name, super().parse_hookimpl_opts)
-        return super().parse_hookimpl_opts(plugin, name)
+            return _parsed_once("impl", plugin, name, parse)
+        owner = _class_attr(plugin, name) if not isinstance(plugin, type) else None
+        if owner is not None:  # a method: the same for every object of that class
+            return _parsed_once("impl", owner, name, lambda _, n: parse(plugin, n))
+        return parse(plugin, name)
 
     def parse_hookspec_opts(self, module_or_class: Any, name: str) -> Any:
         if isinstance(module_or_class, types.ModuleType):
