@@ -59,11 +59,14 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "sapient.connectors.embeddings",
     "sapient.connectors.ladybug",
     "sapient.connectors.neo4j",
+    "sapient.connectors.langchain",
     "sapient.plugins.functions",
     "sapient.plugins.retrieval",
     "sapient.plugins.knowledge_graph",
     "sapient.plugins.demo",
     "sapient.plugins.anomaly",
+    "sapient.plugins.tracing",
+    "sapient.plugins.mcp",
 )
 
 
