@@ -22,18 +22,6 @@ Dan Brown\tLIVES_IN\tBerlin\tPerson\tCity\t
 """
 
 
-_ENV = ("SAPIENT_LLM", "SAPIENT_PLUGINS", "SAPIENT_DISABLE_PLUGIN_AUTOLOAD",
-        "SAPIENT_TRACE_PLUGINS", "SAPIENT_EMBEDDER", "SAPIENT_GRAPH", "SAPIENT_INDEX")
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    """No Sapient setting of the machine leaks into a test (the Neo4j ones are kept)."""
-    for name in _ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("SAPIENT_HOME", str(tmp_path / "home"))
-
-
 def _store_params() -> list:
     params = [pytest.param("ladybug", id="ladybug")]
     reason = ("Neo4j contract run needs a server: set SAPIENT_NEO4J_URI (and "

@@ -120,7 +120,7 @@ def test_read_only_commands_do_not_rewrite_the_graph(tmp_path, people_file, caps
                  "--graph", "people"]) == 0
     assert _digest(path) == before
     assert "Dan Brown" in capsys.readouterr().out
-    assert READ_ONLY_ACTIONS == {"schema", "query", "ask"}  # ask opens the graph the same way
+    assert {"schema", "query", "ask"} == READ_ONLY_ACTIONS  # ask opens the graph the same way
 
 
 def test_reading_a_missing_graph_creates_nothing(tmp_path, capsys):
