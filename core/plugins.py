@@ -61,6 +61,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "sapient.plugins.knowledge_graph",
     "sapient.plugins.demo",
     "sapient.plugins.anomaly",
+    "sapient.plugins.serve",
 )
 
 
