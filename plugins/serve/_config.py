@@ -144,6 +144,10 @@ def load_config(path: str | Path) -> ServeConfig:
     return _typed(values, p)
 
 
+_KINDS = {str: "a string", int: "a whole number", list: "a list", dict: "a table",
+          bool: "true or false"}
+
+
 def _typed(values: dict[str, Any], source: Path) -> ServeConfig:
     """A ServeConfig from file values, each checked against its field's expected type."""
     expected = {"llm": str, "tools": list, "system_prompt": str, "max_steps": int,
@@ -154,8 +158,8 @@ def _typed(values: dict[str, Any], source: Path) -> ServeConfig:
     for key, value in values.items():
         kind = expected[key]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            want = getattr(kind, "__name__", "number")
-            raise ConfigurationError(f"'{key}' in {source} must be a {want}, not {value!r}.")
+            want = _KINDS.get(kind, "a number")
+            raise ConfigurationError(f"'{key}' in {source} must be {want}, not {value!r}.")
         if key in ("tools", "plugins") and not all(isinstance(v, str) for v in value):
             raise ConfigurationError(f"'{key}' in {source} must be a list of names.")
     known = {f.name for f in fields(ServeConfig)}
