@@ -108,7 +108,7 @@ class Turn {
   // One cited passage: a numbered, collapsible source the answer's links point to.
   source(c, number) {
     const anchor = `passage-${this.n}-${number}`;
-    const label = c.source ? `${c.id} (${c.source})` : c.id;
+    const label = c.source && !c.id.startsWith(c.source) ? `${c.id} (${c.source})` : c.id;
     const details = el("details", { class: "passage" },
                        el("summary", { text: `[${number}] ${label}` }),
                        el("blockquote", { text: c.text || "(no text)" }));
