@@ -11,7 +11,7 @@ from sapient import ConfigurationError, Host
 
 from ._config import ServeConfig, load_config
 
-__all__ = ["configure", "run_serve", "serve", "bind"]
+__all__ = ["configure", "run_serve", "serve", "free_address"]
 
 _INSTALL_HINT = "sapient serve needs the web server packages: pip install 'sapient[api]'."
 
@@ -60,25 +60,26 @@ def _config_from(args: argparse.Namespace) -> ServeConfig:
     return config.with_env_key()
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket, or one sentence saying why there cannot be one."""
+def free_address(host: str, port: int) -> int:
+    """The port to serve on (a free one for port 0), or one sentence saying why not.
+
+    The probe socket is closed again and uvicorn binds the address itself, as it does
+    when it runs alone; only the error message is ours.
+    """
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
         raise ConfigurationError(f"Cannot listen on '{host}': {exc.strerror}. Give an IP "
                                  "address or a host name of this machine.") from None
     family, _, _, _, address = infos[0]
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(address)
-        sock.listen(2048)
-    except OSError as exc:
-        sock.close()
-        raise ConfigurationError(f"Cannot listen on {host}:{port}: {exc.strerror}. Choose "
-                                 "another --port or stop what uses it.") from None
-    sock.setblocking(False)
-    return sock
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise ConfigurationError(f"Cannot listen on {host}:{port}: {exc.strerror}. Choose "
+                                     "another --port or stop what uses it.") from None
+        return probe.getsockname()[1]
 
 
 def serve(config: ServeConfig, host: Host | None = None, *, announce: bool = True) -> int:
@@ -95,13 +96,11 @@ def serve(config: ServeConfig, host: Host | None = None, *, announce: bool = Tru
 
         check_redis(config.sessions)
     app = create_app(config, host=host)
-    sock = bind(config.host, config.port)
-    port = sock.getsockname()[1]
+    port = free_address(config.host, config.port)
     if announce:
         _announce(app, config, port)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
-                                           timeout_graceful_shutdown=10))
-    server.run(sockets=[sock])
+    uvicorn.run(app, host=config.host, port=port, log_level="warning", access_log=False,
+                timeout_graceful_shutdown=10)
     return 0
 
 

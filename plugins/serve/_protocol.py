@@ -24,7 +24,7 @@ __all__ = [
     "message_to_dict",
     "message_from_dict",
     "completion",
-    "chunk",
+    "ChunkWriter",
     "usage_dict",
     "citation_dict",
     "finish_reason",
@@ -247,22 +247,38 @@ def completion(cid: str, model: str, answer: str | None, stop_reason: str, usage
     }
 
 
-def chunk(cid: str, created: int, model: str, *, delta: dict[str, Any] | None = None,
-          finish: str | None = None, usage: dict[str, int] | None = None,
-          with_usage: bool = False, extension: dict[str, Any] | None = None,
-          no_choices: bool = False) -> bytes:
-    """One SSE ``data:`` line holding a ``chat.completion.chunk``.
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, default=str).encode()
 
-    Tool steps ride in an extra top-level ``sapient`` field of an otherwise empty
-    chunk: clients that know it show the step, the official ``openai`` client and
-    other front ends see an empty delta and carry on.
+
+class ChunkWriter:
+    """The SSE ``data:`` lines of one stream's ``chat.completion.chunk`` objects.
+
+    The fields every chunk of a stream shares (id, created, model) are encoded once;
+    each chunk then encodes only its delta. Tool steps ride in an extra top-level
+    ``sapient`` field of a chunk with an empty delta: clients that know it show the
+    step, the official ``openai`` client and other front ends see an empty delta and
+    carry on.
     """
-    body: dict[str, Any] = {"id": cid, "object": "chat.completion.chunk", "created": created,
-                            "model": model, "choices": [] if no_choices else [
-                                {"index": 0, "delta": delta or {}, "finish_reason": finish,
-                                 "logprobs": None}]}
-    if with_usage:
-        body["usage"] = usage
-    if extension is not None:
-        body["sapient"] = extension
-    return b"data: " + json.dumps(body, ensure_ascii=False, default=str).encode() + b"\n\n"
+
+    def __init__(self, cid: str, created: int, model: str, *, with_usage: bool) -> None:
+        head = _dumps({"id": cid, "object": "chat.completion.chunk", "created": created,
+                       "model": model})
+        self._head = b"data: " + head[:-1] + b', "choices": '
+        self._with_usage = with_usage
+
+    def __call__(self, *, delta: dict[str, Any] | None = None, finish: str | None = None,
+                 usage: dict[str, int] | None = None, extension: dict[str, Any] | None = None,
+                 no_choices: bool = False) -> bytes:
+        parts = [self._head]
+        if no_choices:
+            parts.append(b"[]")
+        else:
+            parts += [b'[{"index": 0, "delta": ', _dumps(delta or {}), b', "finish_reason": ',
+                      _dumps(finish), b', "logprobs": null}]']
+        if self._with_usage:
+            parts += [b', "usage": ', _dumps(usage)]
+        if extension is not None:
+            parts += [b', "sapient": ', _dumps(extension)]
+        parts.append(b"}\n\n")
+        return b"".join(parts)

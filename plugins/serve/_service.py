@@ -22,7 +22,7 @@ from ._config import ServeConfig
 from ._protocol import (
     APIError,
     ChatRequest,
-    chunk,
+    ChunkWriter,
     citation_dict,
     completion,
     finish_reason,
@@ -139,9 +139,7 @@ class ChatService:
 
     async def stream(self, turn: Turn) -> AsyncIterator[bytes]:
         """SSE chunks: role, text deltas, tool steps, the finish, usage, ``[DONE]``."""
-        def make(**kw: Any) -> bytes:
-            return chunk(turn.cid, turn.created, self.model, with_usage=turn.include_usage, **kw)
-
+        make = ChunkWriter(turn.cid, turn.created, self.model, with_usage=turn.include_usage)
         yield make(delta={"role": "assistant", "content": ""})
         result: Result | None = None
         try:
@@ -163,10 +161,10 @@ class ChatService:
         done = {"type": "done", "answer": result.answer, "stop_reason": result.stop_reason,
                 "error": result.error, "citations": [citation_dict(c) for c in result.citations],
                 "session": turn.session_id}
-        yield make(finish=finish_reason(result.stop_reason), extension=done)
+        tail = [make(finish=finish_reason(result.stop_reason), extension=done)]
         if turn.include_usage:
-            yield make(no_choices=True, usage=usage_dict(result.usage))
-        yield _DONE
+            tail.append(make(no_choices=True, usage=usage_dict(result.usage)))
+        yield b"".join([*tail, _DONE])  # one write for the end of the stream
 
     async def _save(self, turn: Turn, result: Result) -> None:
         """Store the session's conversation after a turn (compare-and-set on its version)."""
