@@ -101,6 +101,9 @@ class Turn {
       if (!ids.has(c.id)) ids.set(c.id, this.source(c, ids.size + 1));
     });
     this.renderAnswer(ids);
+    if (!this.text.trim() && ext.stop_reason === "answer") {
+      this.answer.append(el("span", { class: "muted", text: "(No answer text: see the steps and sources.)" }));
+    }
     if (ext.stop_reason !== "answer") this.fail(ext.error || "The agent stopped without an answer.");
     else this.node.dataset.state = "done";
   }
@@ -108,10 +111,11 @@ class Turn {
   // One cited passage: a numbered, collapsible source the answer's links point to.
   source(c, number) {
     const anchor = `passage-${this.n}-${number}`;
-    const label = c.source && !c.id.startsWith(c.source) ? `${c.id} (${c.source})` : c.id;
+    const from = c.source && !c.id.startsWith(c.source)
+      ? el("div", { class: "from muted", text: "from " + c.source }) : null;
     const details = el("details", { class: "passage" },
-                       el("summary", { text: `[${number}] ${label}` }),
-                       el("blockquote", { text: c.text || "(no text)" }));
+                       el("summary", { text: `[${number}] ${c.id}` }),
+                       el("blockquote", { text: c.text || "(no text)" }), from);
     this.sources.append(el("li", { id: anchor }, details));
     return { number, anchor, details };
   }
