@@ -71,6 +71,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "sapient.plugins.anomaly",
     "sapient.plugins.tracing",
     "sapient.plugins.mcp",
+    "sapient.plugins.serve",
 )
 
 
