@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import SapientError
+from .errors import ConfigurationError, SapientError
 from .plugins import Host
 from .settings import Settings
 
@@ -89,6 +90,8 @@ def cmd_tools(args: argparse.Namespace, host: Host) -> int:
 def _make_agent(args: argparse.Namespace, host: Host) -> Any:
     from .agent import Agent
 
+    if args.max_steps < 1:
+        raise ConfigurationError(f"--max-steps must be at least 1 (got {args.max_steps}).")
     names = args.tool or list(host.tools())
     if args.no_tools:
         names = []
@@ -99,6 +102,9 @@ def _make_agent(args: argparse.Namespace, host: Host) -> Any:
 def cmd_run(args: argparse.Namespace, host: Host) -> int:
     from .render import EventPrinter
 
+    if not args.prompt.strip():
+        raise ConfigurationError('The prompt is empty; say what to ask, e.g. sapient run '
+                                 '"What is the warranty period?"')
     agent = _make_agent(args, host)
     if args.json:
         result = agent.run(args.prompt)
@@ -147,7 +153,8 @@ def chat_loop(agent: Any, *, banner: str = "", console: Any = None) -> int:
             con.print("[dim](history cleared)[/dim]")
             continue
         if not interactive:
-            con.print(f"[bold]you>[/bold] {text}", highlight=False)
+            con.print("[bold]you>[/bold] ", end="")
+            con.print(text, markup=False, highlight=False)
         con.print("[bold green]sapient>[/bold green] ", end="")
         try:
             for event in session.stream(text):
@@ -237,12 +244,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(handlers[args.command](args, host) or 0)
     except SapientError as exc:
-        con = _console(stderr=True)
-        con.print("[red]Error:[/red] ", end="")
-        con.print(str(exc), markup=False, highlight=False)
+        _print_error(str(exc))
         return 2
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:  # a folder that is a file, a disk that is full, no permission
+        where = f": {exc.filename}" if exc.filename else ""
+        _print_error(f"{exc.strerror or exc}{where}.")
+        return 1
+    except Exception as exc:  # a bug: one line; the traceback only when asked for
+        if os.environ.get("SAPIENT_DEBUG") == "1":
+            raise
+        _print_error(f"unexpected {type(exc).__name__}: {exc}. This is a bug in Sapient or a "
+                     "plugin; run again with SAPIENT_DEBUG=1 to see the traceback.")
+        return 1
+
+
+def _print_error(message: str) -> None:
+    con = _console(stderr=True)
+    con.print("[red]Error:[/red] ", end="")
+    con.print(message, markup=False, highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

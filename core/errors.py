@@ -169,3 +169,11 @@ class ToolRefused(SapientError):
         super().__init__(message)
         self.tool = tool
         self.reasons = reasons or []
+
+
+def not_utf8(what: object, exc: UnicodeDecodeError) -> str:
+    """One sentence for a file that is not UTF-8 text (shared by every file reader)."""
+    bad = exc.object[exc.start:exc.start + 1]
+    byte = f"byte 0x{bad[0]:02x} " if bad else ""
+    return (f"{what} is not UTF-8 text ({byte}at position {exc.start}); save it as UTF-8 "
+            "and run again.")

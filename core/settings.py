@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .errors import ConfigurationError
+
 __all__ = ["Settings"]
 
 
@@ -87,5 +89,12 @@ class Settings:
         return self.home / "graphs" / (name or "default")
 
     def index_dir(self, name: str | None = None) -> Path:
-        """Folder of a named document index."""
-        return self.home / "indexes" / (name or self.index)
+        """Folder of a named document index: a plain name under ``home/indexes``, or an
+        absolute path. A relative path (``../x``) is refused, so a name never writes
+        outside the home by accident."""
+        name = name or self.index
+        if not Path(name).is_absolute() and (Path(name).name != name or name in (".", "..")):
+            raise ConfigurationError(
+                f"Index name {name!r} is not a plain name; use a name like 'notes' (stored "
+                f"under {self.home / 'indexes'}) or an absolute folder path.")
+        return self.home / "indexes" / name

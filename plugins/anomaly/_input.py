@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sapient.core.errors import SapientError
+from sapient.core.errors import SapientError, not_utf8
 
 __all__ = ["AnomalyInputError", "PreparedSeries", "load_series", "MIN_POINTS"]
 
@@ -180,7 +180,12 @@ def _read_csv(path: Path, column: str | None, time_column: str | None) -> tuple[
         raise AnomalyInputError(f"{str(path)!r} is a folder; pass a CSV file.")
     try:
         frame = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise AnomalyInputError(not_utf8(path.name, exc)) from None
+    except pd.errors.EmptyDataError:
+        raise AnomalyInputError(f"{path.name} is empty; pass a CSV file with a header line "
+                                "and one row per point.") from None
+    except pd.errors.ParserError as exc:
         raise AnomalyInputError(f"Cannot read {path.name} as CSV: {exc}") from exc
     values, times, col = _from_frame(frame, column, time_column, path.name)
     return values, times, col if column or col != "value" else f"{path.stem}"

@@ -109,6 +109,10 @@ def _ingest(args: argparse.Namespace, host: Any, store: Any, console: Any) -> in
         report = ingest_file(store, file, batch_size=args.batch_size, progress=True,
                              allow_destructive=args.allow_destructive,
                              allow_file_access=args.allow_file_access)
+        if report.triples == 0:
+            _error(f"{file} holds no triples or statements; nothing was written. Give a file "
+                   "with one 'head<TAB>relation<TAB>tail' per line (or a .jsonl/.cypher file).")
+            return 1
         console.print(f"{file}: {report.triples} items in {report.seconds:.2f}s "
                       f"({report.triples_per_s:,.0f}/s) into {store.spec}", markup=False)
     return 0
@@ -142,6 +146,9 @@ def _query(args: argparse.Namespace, host: Any, store: Any, console: Any) -> int
 
 
 def _ask(args: argparse.Namespace, host: Any, store: Any, console: Any) -> int:
+    if not args.question.strip():
+        _error("The question is empty; ask something, e.g. sapient graph ask \"Who knows Bob?\"")
+        return 1
     if store.schema().empty:
         _error("The graph is empty; load data first with: sapient graph ingest FILE")
         return 1
@@ -154,6 +161,9 @@ def _ask(args: argparse.Namespace, host: Any, store: Any, console: Any) -> int:
 def _extract(args: argparse.Namespace, host: Any, store: Any, console: Any) -> int:
     llm = host.llm(args.llm)
     text = read_text(args.text_file, "text file")
+    if not text.strip():
+        _error(f"{args.text_file} is empty; there is no text to extract facts from.")
+        return 1
     triples = extract_triples(llm, text, known=store.node_names())
     report = ingest_triples(store, triples, source=args.text_file)
     for t in triples:

@@ -64,12 +64,23 @@ def register_tools(register: Any, settings: Any) -> None:
         raise PluginError(" ".join(failed), plugin=__name__)
 
 
+def _port(text: str) -> int:
+    """A TCP port number, checked before anything starts."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 0 to 65535, not {port}")
+    return port
+
+
 def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--http", action="store_true",
                         help="serve over streamable HTTP instead of stdio")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind with --http (default 127.0.0.1: this machine only)")
-    parser.add_argument("--port", type=int, default=8765, help="port for --http (default 8765)")
+    parser.add_argument("--port", type=_port, default=8765, help="port for --http (default 8765)")
     parser.add_argument("--path", default="/mcp", help="URL path of the endpoint (default /mcp)")
     parser.add_argument("--api-key", default=None,
                         help="require 'Authorization: Bearer KEY' (env SAPIENT_MCP_API_KEY); "

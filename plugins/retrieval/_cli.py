@@ -19,6 +19,12 @@ def _console(args: argparse.Namespace) -> Any:
     return Console(stderr=False, highlight=False, no_color=getattr(args, "no_color", False))
 
 
+def _error(console: Any, message: object) -> None:
+    """One line: the message is text, never markup (it may quote a file's content)."""
+    console.print("[red]error:[/red] ", end="")
+    console.print(str(message), markup=False, highlight=False)
+
+
 def _resolver(host: Any, override: str | None) -> Any:
     def resolve(spec: str | None) -> Any:
         return host.embedder(override or spec)
@@ -50,6 +56,7 @@ def configure_ingest(parser: argparse.ArgumentParser) -> None:
 
 def run_ingest(args: argparse.Namespace, host: Any) -> int:
     from rich.table import Table
+    from rich.text import Text
 
     from ._index import DocumentIndex
 
@@ -72,12 +79,16 @@ def run_ingest(args: argparse.Namespace, host: Any) -> int:
             summary = _ingest_with_loader(index, args)
         else:
             summary = index.ingest(args.paths, sync=not args.no_sync, show_progress=True)
+        if not (summary.files or summary.errors or summary.changed):
+            raise SapientError(
+                f"Found no file to index in {', '.join(map(str, args.paths))}; give files or "
+                "folders holding .txt, .md, .rst, .html or .pdf files.")
         if summary.changed or not _store.exists(path):
             index.save()
     except SapientError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        _error(console, exc)
         return 1
-    table = Table(title=f"index '{name}'  ({path})")
+    table = Table(title=Text(f"index '{name}'  ({path})"))
     for col in ("files", "added", "updated", "skipped", "deleted", "embedded", "chunks",
                 "seconds"):
         table.add_column(col, justify="right")
@@ -86,7 +97,8 @@ def run_ingest(args: argparse.Namespace, host: Any) -> int:
                                      len(index), f"{summary.seconds:.1f}")))
     console.print(table)
     for err in summary.errors:
-        console.print(f"[yellow]skipped:[/yellow] {err}")
+        console.print("[yellow]skipped:[/yellow] ", end="")
+        console.print(str(err), markup=False, highlight=False)
     return 1 if summary.errors else 0
 
 
@@ -142,13 +154,19 @@ def run_search(args: argparse.Namespace, host: Any) -> int:
     settings = host.settings
     name = args.index or settings.index
     path = settings.index_dir(name)
+    # Text from the command line may hold bytes that are not UTF-8 (surrogate escapes).
+    query = args.query.encode("utf-8", "replace").decode("utf-8").strip()
+    if not query:
+        _error(console, "The query is empty; say what to look for, e.g. "
+                        "sapient search \"warranty period\".")
+        return 1
     try:
         index = DocumentIndex.open(path, settings=settings,
                                    embedder_resolver=_resolver(host, None))
-        hits = index.search(args.query, k=args.k, mode=args.mode,
+        hits = index.search(query, k=args.k, mode=args.mode,
                             filters=_parse_filter(args.filter) or None)
     except SapientError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        _error(console, exc)
         return 1
     if args.json:
         for h in hits:
@@ -157,9 +175,12 @@ def run_search(args: argparse.Namespace, host: Any) -> int:
                               "text": h.text, "metadata": h.metadata}, ensure_ascii=False))
         return 0
     if not hits:
-        console.print(f"No matches in index '{name}'.")
+        console.print(f"No matches in index '{name}'.", markup=False)
         return 0
-    table = Table(title=f"{args.query!r} in index '{name}' ({args.mode})")
+    from rich.text import Text
+
+    # Passages, ids and the query are data: Text keeps "[/b]" and the like literal.
+    table = Table(title=Text(f"{query!r} in index '{name}' ({args.mode})"))
     table.add_column("#", justify="right")
     table.add_column("id", overflow="fold")
     table.add_column("score", justify="right")
@@ -167,8 +188,8 @@ def run_search(args: argparse.Namespace, host: Any) -> int:
     table.add_column("passage", overflow="fold")
     for h in hits:
         snippet = " ".join(h.text.split())
-        table.add_row(str(h.rank), h.id, f"{h.score:.4f}",
+        table.add_row(str(h.rank), Text(h.id), f"{h.score:.4f}",
                       "" if h.dense_score is None else f"{h.dense_score:.3f}",
-                      snippet[:160] + ("…" if len(snippet) > 160 else ""))
+                      Text(snippet[:160] + ("…" if len(snippet) > 160 else "")))
     console.print(table)
     return 0

@@ -148,10 +148,11 @@ def read_file(path: Path) -> list[Section]:
     kind = SUPPORTED_SUFFIXES.get(path.suffix.lower())
     if kind == "pdf":
         return _read_pdf(path)
-    if kind == "html":
-        return [_read_html(path)]
-    text = decode_text(path.read_bytes(), repr(str(path)))
-    return [Section(text, {}, markdown=(kind == "markdown"))]
+    sections = [_read_html(path)] if kind == "html" else [
+        Section(decode_text(path.read_bytes(), repr(str(path))), {}, markdown=kind == "markdown")]
+    if not sections[0].text.strip():
+        raise RetrievalError(f"{str(path)!r} is empty: there is no text to index.", path=path)
+    return sections
 
 
 class Chunker:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sapient import ConfigurationError
+from sapient.core.errors import not_utf8
 
 __all__ = ["ServeConfig", "load_config", "is_loopback", "DEFAULT_SYSTEM_PROMPT"]
 
@@ -123,7 +124,11 @@ def load_config(path: str | Path) -> ServeConfig:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigurationError(f"The config file {p} does not exist; check the path.") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(not_utf8(f"The config file {p}", exc)) from None
+    except IsADirectoryError:
+        raise ConfigurationError(f"{p} is a folder; --config takes a TOML file.") from None
+    except OSError as exc:
         raise ConfigurationError(f"Cannot read the config file {p}: {exc}.") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"The config file {p} is not valid TOML: {exc}.") from None

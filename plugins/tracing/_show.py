@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from sapient.core.errors import SapientError
+from sapient.core.errors import SapientError, not_utf8
 
 from ._redact import redact
 
@@ -41,7 +41,9 @@ def read_spans(path: Path) -> tuple[list[dict[str, Any]], int]:
     except FileNotFoundError:
         raise SapientError(f"There is no trace file at {path}; record one with "
                            f"SAPIENT_TRACE=jsonl:{path} sapient run \"...\".") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise SapientError(not_utf8(f"The trace file {path}", exc)) from None
+    except OSError as exc:
         raise SapientError(f"Cannot read the trace file {path}: {exc}.") from None
     spans, bad = [], 0
     for line in lines:
