@@ -242,6 +242,12 @@ class Run:
         self.messages.append(Message.user(prompt))
         return None
 
+    def resume(self) -> None:
+        """Continue a run whose prompt and steps so far are the history (saved messages
+        of a run that crashed, see :mod:`sapient.core.checkpoint`); nothing is added."""
+        last = next((m.content or "" for m in reversed(self.messages) if m.role == "user"), "")
+        self.emit(RunStarted(last))
+
     async def model_turn(self, step: int) -> LLMResponse:
         """One model call through the ``call_model`` hooks; its message joins the run."""
         self.ctx.step = step

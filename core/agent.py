@@ -155,8 +155,13 @@ class Agent:
 
     # -- public entry points ---------------------------------------------------------
 
-    def run(self, prompt: str, *, history: list[Message] | None = None) -> Result:
-        """Run to completion and return the :class:`Result` (blocking)."""
+    def run(self, prompt: str | None, *, history: list[Message] | None = None) -> Result:
+        """Run to completion and return the :class:`Result` (blocking).
+
+        With ``prompt=None`` the run continues the one in ``history`` (its prompt and
+        steps so far): how a run resumes from saved messages after a crash
+        (:func:`sapient.core.checkpoint.resume` prepares them).
+        """
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -178,7 +183,7 @@ class Agent:
             raise box["e"]
         return box["r"]
 
-    def _run_sync(self, prompt: str, history: list[Message] | None) -> Result:
+    def _run_sync(self, prompt: str | None, history: list[Message] | None) -> Result:
         events: list[Event] = []
         coro = self._drive(prompt, history, events.append, events, streaming=False, sync=True)
         try:
@@ -188,13 +193,13 @@ class Agent:
         coro.close()
         raise RuntimeError("the synchronous agent loop suspended; this is a bug in Sapient")
 
-    async def arun(self, prompt: str, *, history: list[Message] | None = None) -> Result:
+    async def arun(self, prompt: str | None, *, history: list[Message] | None = None) -> Result:
         """Run to completion from async code."""
         events: list[Event] = []
         return await self._drive(prompt, history, events.append, events, streaming=False)
 
     async def astream(
-        self, prompt: str, *, history: list[Message] | None = None
+        self, prompt: str | None, *, history: list[Message] | None = None
     ) -> AsyncIterator[Event]:
         """Yield events as they happen; the last one is :class:`FinalAnswer`."""
         loop = asyncio.get_running_loop()
@@ -223,7 +228,7 @@ class Agent:
             if not task.done():
                 task.cancel()
 
-    def stream(self, prompt: str, *, history: list[Message] | None = None) -> Iterator[Event]:
+    def stream(self, prompt: str | None, *, history: list[Message] | None = None) -> Iterator[Event]:
         """Synchronous :meth:`astream`: yields events as they happen."""
         loop = asyncio.new_event_loop()
         agen = self.astream(prompt, history=history)
@@ -247,7 +252,7 @@ class Agent:
 
     async def _drive(
         self,
-        prompt: str,
+        prompt: str | None,
         history: list[Message] | None,
         sink: Callable[[Event], None],
         events: list[Event],
@@ -261,7 +266,7 @@ class Agent:
         suspends (see the module docstring).
         """
         run = Run(self, history, sink, events, streaming=streaming, sync=sync)
-        result = run.start(prompt)
+        result = run.start(prompt) if prompt is not None else run.resume()
         step = 0
         while result is None and step < self.max_steps:
             step += 1

@@ -49,8 +49,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from .checkpoint import message_from_dict as _message_from_dict
+from .checkpoint import message_to_dict as _message_to_dict
 from .errors import SapientError
-from .messages import Message, ToolCall
+from .messages import Message
 
 __all__ = ["ConversationMemory", "estimate_tokens", "BM25"]
 
@@ -391,23 +393,3 @@ def _transcript(m: Message) -> str:
     text = f"{m.role.capitalize()}: {m.content or ''}".rstrip()
     calls = "; ".join(f"{c.name}({c.arguments_json()})" for c in m.tool_calls)
     return f"{text} [called {calls}]" if calls else text
-
-
-def _message_to_dict(m: Message) -> dict[str, Any]:
-    out: dict[str, Any] = {"role": m.role, "content": m.content}
-    if m.tool_calls:
-        out["tool_calls"] = [{"id": c.id, "name": c.name, "arguments": c.arguments_json()}
-                             for c in m.tool_calls]
-    for key in ("tool_call_id", "name"):
-        if getattr(m, key):
-            out[key] = getattr(m, key)
-    if m.metadata:
-        out["metadata"] = dict(m.metadata)
-    return out
-
-
-def _message_from_dict(d: dict[str, Any]) -> Message:
-    calls = [ToolCall(c["name"], c.get("arguments", "{}"), c.get("id", ""))
-             for c in d.get("tool_calls", [])]
-    return Message(d["role"], d.get("content"), calls, d.get("tool_call_id"), d.get("name"),
-                   dict(d.get("metadata") or {}))
