@@ -68,23 +68,19 @@ def run_ingest(args: argparse.Namespace, host: Any) -> int:
                                  ("chunk_overlap", args.chunk_overlap),
                                  ("index_type", args.index_type)) if v is not None}
     try:
-        if _store.exists(path):
-            index = DocumentIndex.open(path, args.embedder, settings=settings,
-                                       embedder_resolver=_resolver(host, None), **options)
-        else:
-            index = DocumentIndex.create(path, args.embedder or settings.embedder,
-                                         settings=settings,
-                                         embedder_resolver=_resolver(host, None), **options)
-        if args.loader:
-            summary = _ingest_with_loader(index, args)
-        else:
-            summary = index.ingest(args.paths, sync=not args.no_sync, show_progress=True)
-        if not (summary.files or summary.errors or summary.changed):
-            raise SapientError(
-                f"Found no file to index in {', '.join(map(str, args.paths))}; give files or "
-                "folders holding .txt, .md, .rst, .html or .pdf files.")
-        if summary.changed or not _store.exists(path):
-            index.save()
+        # One writer at a time over the whole load-modify-save: a second `sapient
+        # ingest` into this index waits, then adds to what the first one saved.
+        with _writing(path, console):
+            if _store.exists(path):
+                index = DocumentIndex.open(path, args.embedder, settings=settings,
+                                           embedder_resolver=_resolver(host, None), **options)
+            else:
+                index = DocumentIndex.create(path, args.embedder or settings.embedder,
+                                             settings=settings,
+                                             embedder_resolver=_resolver(host, None), **options)
+            summary = _ingest(index, args)
+            if summary.changed or not _store.exists(path):
+                index.save()
     except SapientError as exc:
         _error(console, exc)
         return 1
@@ -100,6 +96,31 @@ def run_ingest(args: argparse.Namespace, host: Any) -> int:
         console.print("[yellow]skipped:[/yellow] ", end="")
         console.print(str(err), markup=False, highlight=False)
     return 1 if summary.errors else 0
+
+
+def _writing(path: Any, console: Any) -> Any:
+    """The index's writer lock (nothing to lock when the path is not a folder: opening
+    it will say what is wrong)."""
+    import contextlib
+
+    if path.exists() and not path.is_dir():
+        return contextlib.nullcontext()
+    return _store.writer_lock(path, on_wait=lambda: console.print(
+        f"Another process is writing the index at {path}; waiting for it to finish...",
+        markup=False))
+
+
+def _ingest(index: Any, args: argparse.Namespace) -> Any:
+    """Read the files (or run the loader) into ``index``; an empty run is an error."""
+    if args.loader:
+        summary = _ingest_with_loader(index, args)
+    else:
+        summary = index.ingest(args.paths, sync=not args.no_sync, show_progress=True)
+    if not (summary.files or summary.errors or summary.changed):
+        raise SapientError(
+            f"Found no file to index in {', '.join(map(str, args.paths))}; give files or "
+            "folders holding .txt, .md, .rst, .html or .pdf files.")
+    return summary
 
 
 def _ingest_with_loader(index: Any, args: argparse.Namespace) -> Any:

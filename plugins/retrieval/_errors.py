@@ -11,6 +11,7 @@ __all__ = [
     "IndexNotFoundError",
     "IndexCorruptError",
     "IndexFormatError",
+    "IndexConflictError",
     "EmbedderMismatchError",
     "FilterError",
 ]
@@ -37,6 +38,11 @@ class IndexCorruptError(RetrievalError):
 
     Nothing from a damaged index is used; the message says which file is at fault.
     """
+
+
+class IndexConflictError(RetrievalError):
+    """Another process saved the index after this one loaded it; saving would lose its
+    changes, so nothing was saved."""
 
 
 class IndexFormatError(RetrievalError):

@@ -102,6 +102,9 @@ class DocumentIndex:
         self._columns: dict[str, np.ndarray] = {}
         self._rows_dirty = False
         self._bm25_dirty = False
+        # What CURRENT named when this state was loaded (None: a new index), so a save
+        # never overwrites what another process committed in between.
+        self._base: Any = _store.ANY
         self._next_vid = 0
         self._dirty = False
         self._lock = threading.RLock()
@@ -121,7 +124,9 @@ class DocumentIndex:
             raise RetrievalError(
                 f"An index already exists at {path}. Open it with DocumentIndex.open(path), "
                 "or pass overwrite=True to replace it on the next save.", path=path)
-        return cls(embedder, path=path, **options)
+        index = cls(embedder, path=path, **options)
+        index._base = _store.ANY if overwrite else None
+        return index
 
     @classmethod
     def open(cls, path: str | Path, embedder: Any = None, *, create: bool = False,
@@ -146,9 +151,12 @@ class DocumentIndex:
         path = Path(path).expanduser()
         if create and not _store.exists(path):
             return cls.create(path, embedder, settings=settings, **options)
+        base = _store.pointer(path)
         snap_dir, manifest = _store.read_snapshot(path)
         try:
-            return cls._from_snapshot(path, snap_dir, manifest, embedder, settings, options)
+            index = cls._from_snapshot(path, snap_dir, manifest, embedder, settings, options)
+            index._base = base
+            return index
         except (RetrievalError, MemoryError):
             raise
         except Exception as exc:  # any parse failure of a checksummed file
@@ -715,8 +723,10 @@ class DocumentIndex:
                 "counts": {"chunks": len(chunks), "documents": len(self._docs)},
                 "next_vid": self._next_vid,
             }
-            snap = _store.write_snapshot(target, write_files, manifest)
-            self.path = target
+            same = self.path is not None and target.resolve() == self.path.resolve()
+            snap = _store.write_snapshot(target, write_files, manifest,
+                                         base=self._base if same else _store.ANY)
+            self.path, self._base = target, snap.name
             self._dirty = False
             return snap
 

@@ -24,16 +24,27 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ._errors import IndexCorruptError, IndexFormatError, IndexNotFoundError, RetrievalError
+from ._errors import (
+    IndexConflictError,
+    IndexCorruptError,
+    IndexFormatError,
+    IndexNotFoundError,
+    RetrievalError,
+)
 
-__all__ = ["FORMAT", "VERSION", "write_snapshot", "read_snapshot", "exists", "write_json_file"]
+__all__ = ["FORMAT", "VERSION", "ANY", "write_snapshot", "read_snapshot", "exists", "pointer",
+           "writer_lock", "write_json_file"]
+
+log = logging.getLogger("sapient.retrieval")
 
 FORMAT = "sapient-document-index"
 VERSION = 1
@@ -68,23 +79,53 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+_held: set[tuple[str, int]] = set()  # (folder, thread) pairs holding the writer lock
+_held_guard = threading.Lock()
+
+
 @contextlib.contextmanager
-def _lock(folder: Path) -> Iterator[None]:
-    """An exclusive advisory lock so two processes never save the same index at once."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
+def writer_lock(folder: Path, *, wait: bool = True,
+                on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold the index's exclusive writer lock (``folder/.lock``, an ``flock``).
+
+    Wrap a whole load-modify-save in it (``sapient ingest`` does), so two writers are
+    serialised: the second one loads what the first saved. With ``wait`` false a busy
+    lock raises instead; ``on_wait`` is called once before waiting. Re-entrant within
+    a thread; another thread or process waits. The operating system releases the lock
+    when its holder dies, so a killed writer never leaves the index locked.
+    """
+    folder = Path(folder)
+    key = (os.path.realpath(folder), threading.get_ident())
+    with _held_guard:
+        reentrant = key in _held
+    if reentrant:
         yield
         return
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no advisory locks
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
     fh = open(folder / ".lock", "a+")  # noqa: SIM115
     try:
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise RetrievalError(
-                f"Another process is saving the index at {folder}. Wait for it to finish "
-                "and try again.", path=folder) from exc
-        yield
+        except BlockingIOError:
+            if not wait:
+                raise RetrievalError(
+                    f"Another process is writing the index at {folder}. Wait for it to "
+                    "finish and try again.", path=folder) from None
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        with _held_guard:
+            _held.add(key)
+        try:
+            yield
+        finally:
+            with _held_guard:
+                _held.discard(key)
     finally:
         fh.close()
 
@@ -98,6 +139,20 @@ def _snapshots(folder: Path) -> list[tuple[int, Path]]:
     return sorted(out)
 
 
+def _has_content(folder: Path) -> bool:
+    """Whether ``folder`` holds anything but hidden files (the lock, stale temp files)."""
+    return any(not p.name.startswith(".") for p in folder.iterdir())
+
+
+def _clean_temps(folder: Path) -> None:
+    """Remove what killed saves left behind (only called under the writer lock)."""
+    for stale in folder.glob(".tmp-snap-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    for stale in folder.glob(f".{CURRENT}.tmp-*"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
+
+
 def _replace_current(folder: Path, snapshot: str) -> None:
     tmp = folder / f".{CURRENT}.tmp-{os.getpid()}"
     write_json_file(tmp, {"format": FORMAT, "snapshot": snapshot})
@@ -105,26 +160,43 @@ def _replace_current(folder: Path, snapshot: str) -> None:
     _fsync_dir(folder)
 
 
+class _NewerFormatError(IndexFormatError):
+    """A snapshot in a format this version cannot read (never skipped over)."""
+
+
+#: ``base`` of :func:`write_snapshot` when the caller does not care what is on disk.
+ANY = object()
+
+
 def write_snapshot(folder: Path, write_files: Callable[[Path], list[str]],
-                   manifest: dict[str, Any], keep: int = 2) -> Path:
+                   manifest: dict[str, Any], keep: int = 2, base: Any = ANY) -> Path:
     """Write a new snapshot and make it current; returns the snapshot folder.
 
     ``write_files(tmp)`` writes the data files into ``tmp`` (fsynced) and returns
-    their names; this function adds their checksums to ``manifest``.
+    their names; this function adds their checksums to ``manifest``. ``base`` is
+    :func:`pointer` as it was when the data was loaded (``None`` for a new index):
+    if another writer committed since, nothing is written and
+    :class:`IndexConflictError` says so, instead of silently dropping its documents.
+    The newest ``keep`` snapshots stay; the one just written is complete and
+    verified by its checksums, so pruning never removes the last good state.
     """
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise IndexFormatError(f"{folder} is a file, not an index folder. Choose another path.",
                                path=folder)
-    if folder.is_dir() and any(folder.iterdir()) and not (folder / CURRENT).exists() \
+    if folder.is_dir() and _has_content(folder) and not (folder / CURRENT).exists() \
             and not _snapshots(folder):
         raise IndexFormatError(
             f"{folder} is a non-empty folder that is not a Sapient index; refusing to write "
             "into it. Choose an empty or new folder.", path=folder)
     folder.mkdir(parents=True, exist_ok=True)
-    with _lock(folder):
-        for stale in folder.glob(".tmp-snap-*"):
-            shutil.rmtree(stale, ignore_errors=True)
+    with writer_lock(folder, wait=False):
+        _clean_temps(folder)
+        if base is not ANY and pointer(folder) != base:
+            raise IndexConflictError(
+                f"The index at {folder} was saved by another process after this one loaded "
+                "it; nothing was saved, so neither run's documents are lost. Run the ingest "
+                "again: it will add to what is there now.", path=folder)
         snaps = _snapshots(folder)
         number = (snaps[-1][0] + 1) if snaps else 1
         name = f"snap-{number:06d}"
@@ -153,7 +225,9 @@ def write_snapshot(folder: Path, write_files: Callable[[Path], list[str]],
 
 
 def exists(folder: Path) -> bool:
-    return (Path(folder) / CURRENT).is_file()
+    """Whether ``folder`` holds an index (a ``CURRENT`` pointer or a snapshot)."""
+    folder = Path(folder)
+    return (folder / CURRENT).is_file() or (folder.is_dir() and bool(_snapshots(folder)))
 
 
 def _load_small_json(path: Path, what: str, folder: Path) -> Any:
@@ -171,24 +245,72 @@ def _load_small_json(path: Path, what: str, folder: Path) -> Any:
             path=folder) from exc
 
 
-def read_snapshot(folder: Path) -> tuple[Path, dict[str, Any]]:
-    """Locate, validate and verify the current snapshot; returns (snapshot folder, manifest)."""
-    folder = Path(folder)
+def pointer(folder: Path) -> str | None:
+    """The snapshot ``CURRENT`` names, or ``None`` when there is no readable pointer."""
+    try:
+        return _named_snapshot(Path(folder))
+    except (RetrievalError, OSError):
+        return None
+
+
+def _named_snapshot(folder: Path) -> str | None:
     cur = folder / CURRENT
     if not cur.is_file():
-        if not folder.exists() or (folder.is_dir() and not any(folder.iterdir())):
-            raise IndexNotFoundError(
-                f"No document index at {folder}. Create one with `sapient ingest PATH` or "
-                "DocumentIndex.create(path).", path=folder)
-        raise IndexFormatError(
-            f"{folder} is not a Sapient document index (no CURRENT file).", path=folder)
-    pointer = _load_small_json(cur, "index pointer", folder)
-    if not isinstance(pointer, dict) or pointer.get("format") != FORMAT:
+        return None
+    data = _load_small_json(cur, "index pointer", folder)
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise IndexFormatError(f"{cur} does not belong to a Sapient document index.", path=folder)
-    snap = pointer.get("snapshot")
+    snap = data.get("snapshot")
     if not isinstance(snap, str) or not _SNAP.match(snap):
         raise IndexFormatError(f"{cur} names an invalid snapshot {snap!r}.", path=folder)
-    snap_dir = folder / snap
+    return snap
+
+
+def read_snapshot(folder: Path) -> tuple[Path, dict[str, Any]]:
+    """Locate, validate and verify the snapshot to load; returns (folder, manifest).
+
+    The one ``CURRENT`` names, when it verifies. When ``CURRENT`` is missing or
+    unreadable, or names a snapshot that is missing or damaged, the newest other
+    snapshot that verifies is loaded instead, with a warning: a damaged pointer or
+    file never makes the index start over, and the next save builds on that state.
+    """
+    folder = Path(folder)
+    if not folder.exists() or (folder.is_dir() and not _has_content(folder)):
+        raise IndexNotFoundError(
+            f"No document index at {folder}. Create one with `sapient ingest PATH` or "
+            "DocumentIndex.create(path).", path=folder)
+    if not (folder / CURRENT).is_file() and not (folder.is_dir() and _snapshots(folder)):
+        raise IndexFormatError(
+            f"{folder} is not a Sapient document index (no CURRENT file).", path=folder)
+    named: str | None = None
+    try:
+        named = _named_snapshot(folder)
+        if named is not None:
+            return folder / named, _verify(folder, folder / named)
+        problem: RetrievalError = IndexCorruptError(
+            f"{folder / CURRENT} is missing.", path=folder)
+    except _NewerFormatError:
+        raise  # written by a newer Sapient: never fall back to older data
+    except (IndexCorruptError, IndexFormatError) as exc:
+        problem = exc
+    for _, snap in reversed(_snapshots(folder)):
+        if snap.name == named:
+            continue
+        try:
+            manifest = _verify(folder, snap)
+        except (IndexCorruptError, IndexFormatError):
+            continue
+        what = f"snapshot {named} is damaged" if named else "its CURRENT file is missing " \
+            "or unreadable"
+        log.warning("The index at %s: %s; loading the last good snapshot, %s, instead (the "
+                    "next save builds on it).", folder, what, snap.name)
+        return snap, manifest
+    raise problem
+
+
+def _verify(folder: Path, snap_dir: Path) -> dict[str, Any]:
+    """The manifest of ``snap_dir`` after checking its format and every file's checksum."""
+    snap = snap_dir.name
     mpath = snap_dir / MANIFEST
     if not mpath.is_file():
         raise IndexCorruptError(f"Snapshot {snap} of {folder} has no manifest; the index is "
@@ -198,7 +320,7 @@ def read_snapshot(folder: Path) -> tuple[Path, dict[str, Any]]:
         raise IndexFormatError(f"{mpath} is not a Sapient index manifest.", path=folder)
     version = manifest.get("version")
     if not isinstance(version, int) or version > VERSION or version < 1:
-        raise IndexFormatError(
+        raise _NewerFormatError(
             f"Index format version {version!r} at {folder} is not supported by this Sapient "
             f"(reads version {VERSION}). Upgrade Sapient or rebuild the index.", path=folder)
     files = manifest.get("files")
@@ -216,4 +338,4 @@ def read_snapshot(folder: Path) -> tuple[Path, dict[str, Any]]:
                 f"Index file {fpath} is damaged (its checksum does not match the manifest). "
                 "Nothing was loaded. Rebuild the index with `sapient ingest`, or restore "
                 "the folder from a backup.", path=folder)
-    return snap_dir, manifest
+    return manifest
