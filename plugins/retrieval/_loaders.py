@@ -80,7 +80,7 @@ def _read_html(path: Path) -> Section:
     if soup.title:
         soup.title.decompose()
     lines = [ln.strip() for ln in soup.get_text("\n").splitlines()]
-    text = "\n".join(ln for ln in lines if ln)
+    text = "\n".join(ln for ln in lines if ln).replace("\x00", "")
     meta = {"title": title} if title else {}
     return Section(text, meta)
 
