@@ -128,6 +128,13 @@ class DocumentIndex:
         index._base = _store.ANY if overwrite else None
         return index
 
+    @staticmethod
+    def lock(path: str | Path, *, wait: bool = True) -> Any:
+        """The index's writer lock, a context manager: hold it over a whole
+        open-modify-save so two writers (processes or threads) take turns; ``sapient
+        ingest`` does. With ``wait`` false a busy lock raises instead of waiting."""
+        return _store.writer_lock(Path(path).expanduser(), wait=wait)
+
     @classmethod
     def open(cls, path: str | Path, embedder: Any = None, *, create: bool = False,
              settings: Any = None, **options: Any) -> DocumentIndex:

@@ -150,7 +150,7 @@ def test_the_writer_lock_serialises_load_modify_save(index: Path) -> None:
 
     def writer(n: int) -> None:
         try:
-            with _store.writer_lock(index):
+            with DocumentIndex.lock(index):
                 add_and_save(index, [f"w{n}"])
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
