@@ -34,15 +34,17 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sapient.core.errors import ConfigurationError, LLMError
+from sapient.core.errors import ConfigurationError, LLMError, ToolArgumentError
 from sapient.core.llm import LLMResponse, StreamDelta
 from sapient.core.messages import Message, ToolCall, Usage
 
 from ._choice import channel_scores, last_request
 from ._grammar import call_arguments_grammar, choice_grammar, json_complete, schema_grammar
+from ._log import last_llama_errors, quiet_llama_log
+from ._model import is_bundled_model
 from ._prompt import ANSWER, PromptFormat, normalise, render_tools
 
-__all__ = ["LlamaCppLLM", "load_llama"]
+__all__ = ["LlamaCppLLM", "argument_problems", "load_llama"]
 
 #: Extra tokens allowed to close JSON that ``max_tokens`` cut short (see Engine.generate).
 _WRAP_UP = 64
@@ -79,13 +81,17 @@ def load_llama(path: Path, *, n_ctx: int, n_threads: int, n_batch: int,
             ) from exc
         from ._engine import Engine
 
+        quiet_llama_log(verbose)
+
         try:
             llama = llama_cpp.Llama(str(path), n_ctx=n_ctx, n_threads=n_threads,
                                     n_threads_batch=n_threads, n_batch=n_batch,
                                     verbose=verbose)
         except (ValueError, RuntimeError) as exc:
+            said = "; ".join(last_llama_errors()[-3:])
             raise ConfigurationError(
-                f"llama.cpp could not load '{path}': {exc}. Check that it is a complete GGUF "
+                f"llama.cpp could not load '{path}': {exc}{f' ({said})' if said else ''}. "
+                "Check that it is a complete GGUF "
                 "file for an architecture this llama-cpp-python version supports, and that "
                 "n_ctx fits in memory."
             ) from exc
@@ -111,13 +117,21 @@ class LlamaCppLLM:
         choose_tool: how one of several tools is chosen: ``"likelihood"`` (default;
             the tool under which the user's request is most probable) or
             ``"grammar"`` (the name the model writes under a grammar).
-        verbose: let llama.cpp log to stderr.
+        verbose: let llama.cpp log to stderr (otherwise its log is silenced).
+        writes_answers: whether the model can write an answer from tool results
+            itself. ``None`` (default): ``False`` for the bundled Gemma 3 270M base
+            model, ``True`` for any other file. Plugins that compose answers from
+            evidence read it (``getattr(llm, "writes_answers", True)``).
 
     The model is loaded on first use and shared by every instance with the same
     file and settings. Calls from several threads are serialised. Each response's
     ``raw["timings"]`` holds ``prompt_s``, ``decode_s`` and ``evaluated_tokens``
     (prompt tokens not served from the KV cache), plus ``choice_s`` when a tool was
     chosen by likelihood; ``raw["choice_scores"]`` then holds each tool's score.
+    A tool call whose decoded arguments do not validate against the tool's schema
+    (see :func:`argument_problems`) carries the reasons in ``raw["argument_problems"]``;
+    the agent loop validates every call too and sends such problems back to the model.
+    ``load_seconds`` says how long loading the model took.
     """
 
     provider = "llamacpp"
@@ -127,7 +141,7 @@ class LlamaCppLLM:
                  chat_format: str | None = None, temperature: float = 0.0,
                  max_tokens: int = 512, seed: int | None = None, top_k: int = 40,
                  top_p: float = 0.95, choose_tool: str = "likelihood",
-                 verbose: bool = False) -> None:
+                 verbose: bool = False, writes_answers: bool | None = None) -> None:
         if n_ctx < 64:
             raise ConfigurationError(f"n_ctx={n_ctx} is too small; use at least 512.")
         if choose_tool not in ("likelihood", "grammar"):
@@ -143,6 +157,11 @@ class LlamaCppLLM:
         self.defaults: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens,
                                          "seed": seed, "top_k": top_k, "top_p": top_p}
         self.model = self.model_path.name
+        self.writes_answers = (not is_bundled_model(self.model_path) if writes_answers is None
+                               else bool(writes_answers))
+        #: Seconds the last ``load()`` took (0.0 when the model was already loaded in
+        #: this process), or None before the first load.
+        self.load_seconds: float | None = None
         self._llama: Any = None
         self._engine: Any = None
         self._format: PromptFormat | None = None
@@ -156,10 +175,12 @@ class LlamaCppLLM:
     def load(self) -> LlamaCppLLM:
         """Load the model now (otherwise it loads on the first call)."""
         if self._engine is None:
+            started = time.perf_counter()
             self._llama, self._engine = load_llama(
                 self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads,
                 n_batch=self.n_batch, verbose=self.verbose)
             self._format = PromptFormat.for_model(self._llama, self.chat_format)
+            self.load_seconds = time.perf_counter() - started
         return self
 
     @property
@@ -292,6 +313,9 @@ class LlamaCppLLM:
             call = ToolCall(name=chosen, arguments=arguments or "{}",
                             id=f"call_{uuid.uuid4().hex[:12]}")
             reason = "tool_calls" if gen.finish_reason == "stop" else "length"
+            problems = argument_problems(t, call.arguments, reason, max_tokens)
+            if problems:  # never passed on as valid: the agent feeds this back
+                raw["argument_problems"] = problems
             yield LLMResponse(text=None, tool_calls=[call], usage=usage, finish_reason=reason,
                               model=self.model, raw=raw)
             return
@@ -312,6 +336,38 @@ class LlamaCppLLM:
         yield LLMResponse(text=text, tool_calls=[], usage=usage,
                           finish_reason=gen.finish_reason, model=self.model,
                           raw=raw)
+
+
+def argument_problems(tool: Any, arguments: str, finish_reason: str | None,
+                      max_tokens: int) -> list[str]:
+    """Why decoded arguments are not a valid call to ``tool`` (empty when they are).
+
+    The grammar enforces what a grammar can express of the tool's schema; what it
+    cannot (``uniqueItems``, ``not``, lookaheads in a pattern...; see
+    ``_schema.NOT_ENFORCED``) and a call that ``max_tokens`` cut short are caught by
+    validating the decoded call against the schema itself.
+    """
+    validate = getattr(tool, "validate", None)
+    try:
+        if validate is not None:
+            validate(arguments)
+        else:
+            import jsonschema
+
+            errors = list(jsonschema.Draft202012Validator(tool.parameters).iter_errors(
+                json.loads(arguments)))
+            if errors:
+                return [e.message for e in errors]
+    except ToolArgumentError as exc:
+        problems = list(exc.problems)
+    except ValueError as exc:
+        problems = [f"arguments are not valid JSON ({exc})"]
+    else:
+        return []
+    if finish_reason == "length":
+        problems.insert(0, f"the call was cut at max_tokens={max_tokens} before its arguments "
+                           "were complete; raise max_tokens")
+    return problems
 
 
 def _call_complete(text: str) -> bool:

@@ -73,6 +73,8 @@ class OpenAIChat:
         probe: probe the server (default: only when ``base_url`` is set).
         recover_tool_calls: turn a reply whose whole text is a valid JSON call to a
             known tool into a tool call (default on).
+        writes_answers: whether the model writes answers from tool results itself
+            (default True; plugins that compose answers from evidence read it).
     """
 
     provider = "openai"
@@ -91,6 +93,7 @@ class OpenAIChat:
         capabilities: ServerCapabilities | None = None,
         probe: bool | None = None,
         recover_tool_calls: bool = True,
+        writes_answers: bool = True,
     ) -> None:
         self.model = model
         self.base_url = base_url
@@ -103,6 +106,7 @@ class OpenAIChat:
         self._capabilities = capabilities
         self.probe = probe if probe is not None else base_url is not None
         self.recover_tool_calls = recover_tool_calls
+        self.writes_answers = writes_answers
         self._probe_lock = threading.Lock()
 
     # -- clients -------------------------------------------------------------------
