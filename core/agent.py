@@ -31,6 +31,7 @@ from .errors import (
     LLMError,
     ModelRetry,
     ToolArgumentError,
+    ToolRefused,
 )
 from .llm import LLM, LLMResponse
 from .messages import (
@@ -124,6 +125,11 @@ class Agent:
             stops the run (``stop_reason="repeated_call"``) instead of looping.
         model_options: options passed to every model call (temperature, ...).
         max_tool_result_chars: longer tool results are cut, with a note to the model.
+        policy: the safety policy of this agent's runs (a
+            :class:`sapient.plugins.policy.Policy`); default the host's policy, which
+            asks for approval before side-effecting tool calls.
+        approve: shorthand for a default policy with this approval callback:
+            ``approve(request) -> bool`` sees the tool, its arguments and the reasons.
     """
 
     def __init__(
@@ -140,6 +146,8 @@ class Agent:
         max_repeated_calls: int = 3,
         model_options: dict[str, Any] | None = None,
         max_tool_result_chars: int = 20_000,
+        policy: Any = None,
+        approve: Callable[[Any], bool] | None = None,
     ) -> None:
         if max_steps < 1:
             raise ValueError("max_steps must be at least 1")
@@ -150,6 +158,8 @@ class Agent:
         self.max_repeated_calls = max_repeated_calls
         self.model_options = dict(model_options or {})
         self.max_tool_result_chars = max_tool_result_chars
+        self.policy = policy
+        self.approve = approve
         self._own_plugins = list(plugins)
         self._pm: Any = None
         self._llm_spec = llm
@@ -181,7 +191,8 @@ class Agent:
         if self._pm is None:
             pm = create_plugin_manager()
             for name, plugin in self._host().load().pm.list_name_plugin():
-                pm.register(plugin, name=name)
+                if plugin is not None:  # None: a plugin blocked on the host
+                    pm.register(plugin, name=name)
             for plugin in self._own_plugins:
                 if not pm.is_registered(plugin):
                     pm.register(plugin)
@@ -545,6 +556,9 @@ class Agent:
             except ModelRetry as exc:
                 content = f"Retry: {exc}"
                 record.error = str(exc)
+            except ToolRefused as exc:
+                content = f"Refused: {exc}"
+                record.error = f"refused: {exc}"
             except Exception as exc:  # a tool failing is information for the model
                 content = f"Error: tool '{call.name}' failed: {type(exc).__name__}: {exc}"
                 record.error = f"{type(exc).__name__}: {exc}"

@@ -12,6 +12,9 @@ keeps working. Environment switches:
     load only the named entry-point plugins.
 ``SAPIENT_TRACE_PLUGINS=1``
     print every hook call to stderr.
+``SAPIENT_BLOCK_PLUGINS=a,b``
+    load none of the named plugins, default ones included (to replace one, e.g. the
+    safety policy ``sapient.plugins.policy``, with an installed alternative).
 """
 
 from __future__ import annotations
@@ -50,17 +53,21 @@ ENTRY_POINT_GROUP = "sapient"
 #: them can be wrapped or replaced. Each must import without optional SDKs.
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "sapient.core.runtime",
+    "sapient.plugins.policy",
     "sapient.connectors.scripted",
     "sapient.connectors.openai",
     "sapient.connectors.llamacpp",
     "sapient.connectors.embeddings",
     "sapient.connectors.ladybug",
     "sapient.connectors.neo4j",
+    "sapient.connectors.langchain",
     "sapient.plugins.functions",
     "sapient.plugins.retrieval",
     "sapient.plugins.knowledge_graph",
     "sapient.plugins.demo",
     "sapient.plugins.anomaly",
+    "sapient.plugins.tracing",
+    "sapient.plugins.mcp",
 )
 
 
@@ -155,9 +162,14 @@ class Host:
         return self
 
     def _load_all(self) -> None:
+        blocked = {p.strip() for p in os.environ.get("SAPIENT_BLOCK_PLUGINS", "").split(",")
+                   if p.strip()}
+        for name in blocked:
+            self.pm.set_blocked(name)
         if self._load_defaults:
             for modname in DEFAULT_PLUGINS:
-                self._register_module(modname, modname)
+                if modname not in blocked:
+                    self._register_module(modname, modname)
         if self._load_entrypoints:
             self._load_entry_points()
         for plugin in self._extra_plugins:
@@ -211,7 +223,7 @@ class Host:
     def plugin_names(self) -> list[str]:
         """Names of the registered plugins, defaults first."""
         self.load()
-        return [name for name, _ in self.pm.list_name_plugin()]
+        return [name for name, plugin in self.pm.list_name_plugin() if plugin is not None]
 
     # -- registries --------------------------------------------------------------
 

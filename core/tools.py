@@ -149,6 +149,9 @@ class Tool:
     source: str | None = None
     is_async: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: What the tool touches (see :mod:`sapient.core.effects`); ``None``: not declared,
+    #: which the default policy treats as "side effects unknown".
+    effects: frozenset[str] | None = None
     _model: type[BaseModel] | None = field(default=None, repr=False)
     _validator: Any = field(default=None, repr=False)
     _takes_kwargs_dict: bool = field(default=False, repr=False)
@@ -406,14 +409,23 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     timeout: float | None = None,
+    effects: Any = None,
 ) -> Any:
     """Decorator: turn a typed function (sync or async) into a :class:`Tool`.
 
     Usable bare (``@tool``) or with options (``@tool(name="lookup", timeout=5)``).
+    ``effects`` declares what the tool touches (``[]`` for none, or names from
+    :mod:`sapient.core.effects` such as ``"writes"``); left out, the side effects are
+    unknown and the default policy asks for approval before each call.
     Schema problems raise :class:`ToolDefinitionError` here, at definition time.
     """
 
     def wrap(f: Callable[..., Any]) -> Tool:
-        return Tool.from_function(f, name=name, description=description, timeout=timeout)
+        t = Tool.from_function(f, name=name, description=description, timeout=timeout)
+        if effects is not None:
+            from .effects import declare
+
+            t.effects = declare(effects)
+        return t
 
     return wrap(fn) if fn is not None else wrap

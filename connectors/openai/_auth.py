@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sapient.core.errors import ConfigurationError
-from sapient.core.redact import redact_url
+from sapient.core.redact import redact
 
 __all__ = ["Credentials", "credentials", "is_openai_host", "server_name"]
 
@@ -37,8 +37,8 @@ def is_openai_host(base_url: str | None) -> bool:
 def server_name(base_url: str | None) -> str:
     """The server as shown in messages: its URL without credentials."""
     if base_url is None:
-        return redact_url(os.environ.get("OPENAI_BASE_URL") or "api.openai.com")
-    return redact_url(base_url)
+        return redact(os.environ.get("OPENAI_BASE_URL") or "api.openai.com")
+    return redact(base_url)
 
 
 @dataclass(frozen=True)

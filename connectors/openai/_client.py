@@ -21,7 +21,7 @@ from typing import Any
 from sapient.core.errors import ConfigurationError, LLMError
 from sapient.core.llm import LLMResponse, StreamDelta
 from sapient.core.messages import Message, ToolCall, Usage
-from sapient.core.redact import redact_url
+from sapient.core.redact import redact
 
 from ._auth import Credentials, credentials, server_name
 from ._capabilities import FULL, ServerCapabilities, probe_server
@@ -64,7 +64,7 @@ def parse_spec(rest: str) -> tuple[str | None, str]:
         base_url, _, model = rest.partition("#")
         if not model:
             raise ConfigurationError(
-                f"No model id in {redact_url(rest)!r}: write the server URL, then '#' and the "
+                f"No model id in {redact(rest)!r}: write the server URL, then '#' and the "
                 "model, e.g. 'openai:http://127.0.0.1:11434/v1#llama3.1'."
             )
         return base_url, model

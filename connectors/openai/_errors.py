@@ -12,14 +12,22 @@ from __future__ import annotations
 from typing import Any
 
 from sapient.core.errors import LLMError
-from sapient.core.redact import redact
+from sapient.core.redact import REDACTED, redact
 
 from ._retry import Attempts, MalformedResponse
 
-__all__ = ["as_llm_error", "gave_up", "is_transport_error"]
+__all__ = ["as_llm_error", "gave_up", "is_transport_error", "scrub"]
 
 #: Statuses worth another try (besides 429 and 5xx).
 _RETRY_STATUS = frozenset({408, 409, 425})
+
+
+def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """``text`` without the keys this connector knows, nor anything shaped like a secret
+    (``sapient.core.redact``, which also knows the keys held in the environment)."""
+    for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return redact(text)
 
 
 def is_transport_error(exc: BaseException) -> bool:
@@ -36,7 +44,7 @@ def as_llm_error(exc: BaseException, *, where: str, model: str, timeout: float,
     if isinstance(exc, LLMError):
         return exc
     ctx: dict[str, Any] = {"provider": "openai", "model": model}
-    said = redact(str(getattr(exc, "message", None) or exc), secrets)
+    said = scrub(str(getattr(exc, "message", None) or exc), secrets)
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
         return LLMError(f"The server at {where} refused the API key ({exc.status_code}): "
                         f"{said}. Check the key configured for it (OPENAI_API_KEY is sent to "
@@ -62,10 +70,10 @@ def as_llm_error(exc: BaseException, *, where: str, model: str, timeout: float,
     if isinstance(exc, ValueError | TypeError | AttributeError | KeyError | IndexError):
         return MalformedResponse(
             f"{where} sent a reply that is not a valid chat completion ({type(exc).__name__}: "
-            f"{redact(str(exc), secrets)[:200]}).", retryable=True, **ctx)
+            f"{scrub(str(exc), secrets)[:200]}).", retryable=True, **ctx)
     if is_transport_error(exc):
         return LLMError(f"The connection to {where} broke: {type(exc).__name__}: "
-                        f"{redact(str(exc), secrets)[:200]}.", retryable=True, **ctx)
+                        f"{scrub(str(exc), secrets)[:200]}.", retryable=True, **ctx)
     return LLMError(f"The request to {where} failed: {type(exc).__name__}: {said}", **ctx)
 
 

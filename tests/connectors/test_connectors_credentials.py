@@ -10,7 +10,7 @@ from sapient import ConfigurationError, Host, LLMError, Message
 from sapient.connectors.embeddings import OpenAIEmbedder
 from sapient.connectors.openai import OpenAIChat, RetryPolicy, credentials, is_openai_host
 from sapient.connectors.openai import _retry as retry_module
-from sapient.core.redact import redact, redact_url
+from sapient.core.redact import REDACTED
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -76,7 +76,7 @@ def test_an_error_body_echoing_the_key_is_redacted(fault_server):
     with pytest.raises(LLMError) as failed:
         llm.complete(HI)
     for err in (refused.value, failed.value):
-        assert secret not in str(err) and "***" in str(err)
+        assert secret not in str(err) and REDACTED in str(err)
     assert "refused the API key (401)" in str(refused.value)
 
 
@@ -87,7 +87,7 @@ def test_url_credentials_are_not_printed(fault_server):
     with pytest.raises(LLMError) as info:
         llm.complete(HI)
     assert "s3cret-pass" not in str(info.value) and "alice" not in str(info.value)
-    assert "http://***@127.0.0.1" in str(info.value)
+    assert f"http://{REDACTED}@127.0.0.1" in str(info.value)
     assert "s3cret" not in repr(llm)
 
 
@@ -108,21 +108,3 @@ def test_embeddings_are_retried_and_fail_clearly(fault_server):
     fault_server.script(*[Fault("drop")] * 4)
     with pytest.raises(LLMError, match="after 4 attempt"):
         OpenAIEmbedder("e", base_url=fault_server.url).embed(["a"])
-
-
-@pytest.mark.parametrize(("text", "hidden"), [
-    ("Authorization: Bearer abcdef0123456789", "abcdef0123456789"),
-    ('{"api_key": "xyz-123-secret"}', "xyz-123-secret"),
-    ("key=sk-proj-0123456789abcdefghij&x=1", "sk-proj-0123456789abcdefghij"),
-    ("https://bob:hunter2@example.com/v1", "hunter2"),
-    ("password=letmein now", "letmein"),
-])
-def test_redact(text, hidden):
-    out = redact(text)
-    assert hidden not in out and "***" in out
-
-
-def test_redact_known_secrets_and_urls():
-    assert redact("token is plainword", secrets=["plainword"]) == "token is ***"
-    assert redact_url("http://u:p@h:1/v1?api_key=zz") == "http://***@h:1/v1?api_key=***"
-    assert redact("nothing to hide here") == "nothing to hide here"
