@@ -253,89 +253,108 @@ class LlamaCppLLM:
         if tool_choice == "none":
             tools = []
         self.load()
-        engine = self._engine
-
-        by_name = {t.name: t for t in tools}
-        answer = ANSWER if ANSWER not in by_name else "reply_directly"
-        usage = Usage(prompt_tokens=0, completion_tokens=0, requests=1)
-        timings: dict[str, Any] = {"prompt_s": 0.0, "decode_s": 0.0, "evaluated_tokens": 0}
-        raw: dict[str, Any] = {"timings": timings}
-
-        def note(g: Any) -> None:
-            usage.prompt_tokens = max(usage.prompt_tokens, g.prompt_tokens)
-            usage.completion_tokens += g.completion_tokens
-            timings["prompt_s"] += g.prompt_s
-            timings["decode_s"] += g.decode_s
-            timings["evaluated_tokens"] += g.evaluated_tokens
-
-        # The prompt listing every tool is only needed when the model itself decides
-        # (answer or call, or the name under a grammar); a ranked or forced choice
-        # writes its arguments after a prompt that shows the chosen tool alone.
-        prompt: str | None = None
-        chosen: str | None = forced
-        request = last_request(messages)
-        rank = self.choose_tool == "likelihood" and len(by_name) > 1 and request is not None
-        if chosen is None and tools:
-            candidates = list(by_name) + ([answer] if tool_choice == "auto" else [])
-            if len(candidates) == 1:
-                chosen = candidates[0]
-            elif tool_choice == "auto" or not rank:
-                prompt = self.render(messages, tools, tool_choice)
-                pick = engine.generate(
-                    self._tokens(prompt + '{"name": "'), grammar=choice_grammar(candidates),
-                    max_tokens=64, is_complete=lambda s: s.endswith('"'), **sampling).run()
-                note(pick)
-                chosen = pick.text[:-1] if pick.text.endswith('"') else pick.text
-                if chosen not in candidates:
-                    raise LLMError(f"Tool choice decoding ended early ({pick.text!r}); raise "
-                                   "max_tokens.", provider="llamacpp", model=self.model)
-            if rank and chosen != answer:
-                assert request is not None
-                started = time.perf_counter()
-                scores = channel_scores(engine, request, tools)
-                chosen = max(scores, key=scores.__getitem__)
-                timings["choice_s"] = time.perf_counter() - started
-                raw["choice_scores"] = scores
-
+        tally = _Tally()
+        answer = ANSWER if ANSWER not in {t.name for t in tools} else "reply_directly"
+        chosen, prompt = self._choose(messages, tools, tool_choice, forced, answer, sampling,
+                                      tally)
         if chosen is not None and chosen != answer:
-            t = by_name[chosen]
-            if prompt is None:
-                prompt = self.render(messages, [t], "required")
-            prefix = prompt + f'{{"name": {json.dumps(chosen)}, "arguments": '
-            gen = engine.generate(self._tokens(prefix),
-                                  grammar=call_arguments_grammar(t.parameters),
-                                  max_tokens=max_tokens, is_complete=_call_complete,
-                                  wrap_up=_WRAP_UP, **sampling).run()
-            note(gen)
-            arguments = gen.text.strip()
-            if arguments.endswith("}"):  # the call object's own closing brace
-                arguments = arguments[:-1].rstrip()
-            call = ToolCall(name=chosen, arguments=arguments or "{}",
-                            id=f"call_{uuid.uuid4().hex[:12]}")
-            reason = "tool_calls" if gen.finish_reason == "stop" else "length"
-            problems = argument_problems(t, call.arguments, reason, max_tokens)
-            if problems:  # never passed on as valid: the agent feeds this back
-                raw["argument_problems"] = problems
-            yield LLMResponse(text=None, tool_calls=[call], usage=usage, finish_reason=reason,
-                              model=self.model, raw=raw)
+            tool = next(t for t in tools if t.name == chosen)
+            yield self._call(messages, tool, prompt, max_tokens, sampling, tally)
             return
 
         if prompt is None:  # not yet rendered by an "answer or call" decision
             prompt = self.render(messages, tools, tool_choice)
         if grammar is None and output_schema is not None:
             grammar = schema_grammar(output_schema)
-        gen = engine.generate(
+        gen = self._engine.generate(
             self._tokens(prompt), grammar=grammar, max_tokens=max_tokens,
             stop=[*self.prompt_format.stop, *stop], stop_tokens=self._stop_tokens(),
             is_complete=json_complete if output_schema is not None and grammar else None,
             wrap_up=_WRAP_UP if output_schema is not None else 0, **sampling)
         for delta in gen:
             yield StreamDelta(delta)
-        note(gen)
+        tally.note(gen)
         text = gen.text.strip() if output_schema is not None else gen.text
-        yield LLMResponse(text=text, tool_calls=[], usage=usage,
-                          finish_reason=gen.finish_reason, model=self.model,
-                          raw=raw)
+        yield LLMResponse(text=text, tool_calls=[], usage=tally.usage,
+                          finish_reason=gen.finish_reason, model=self.model, raw=tally.raw)
+
+    def _choose(self, messages: Sequence[Message], tools: list[Any], tool_choice: Any,
+                forced: str | None, answer: str, sampling: dict[str, Any], tally: _Tally
+                ) -> tuple[str | None, str | None]:
+        """Which tool to call (or ``answer``), and the prompt rendered on the way, if any.
+
+        The prompt listing every tool is only needed when the model itself decides
+        (answer or call, or the name under a grammar); a ranked or forced choice
+        writes its arguments after a prompt that shows the chosen tool alone.
+        """
+        prompt: str | None = None
+        chosen: str | None = forced
+        names = [t.name for t in tools]
+        request = last_request(messages)
+        rank = self.choose_tool == "likelihood" and len(names) > 1 and request is not None
+        if chosen is not None or not tools:
+            return chosen, prompt
+        candidates = names + ([answer] if tool_choice == "auto" else [])
+        if len(candidates) == 1:
+            chosen = candidates[0]
+        elif tool_choice == "auto" or not rank:
+            prompt = self.render(messages, tools, tool_choice)
+            pick = self._engine.generate(
+                self._tokens(prompt + '{"name": "'), grammar=choice_grammar(candidates),
+                max_tokens=64, is_complete=lambda s: s.endswith('"'), **sampling).run()
+            tally.note(pick)
+            chosen = pick.text[:-1] if pick.text.endswith('"') else pick.text
+            if chosen not in candidates:
+                raise LLMError(f"Tool choice decoding ended early ({pick.text!r}); raise "
+                               "max_tokens.", provider="llamacpp", model=self.model)
+        if rank and chosen != answer:
+            assert request is not None
+            started = time.perf_counter()
+            scores = channel_scores(self._engine, request, tools)
+            chosen = max(scores, key=scores.__getitem__)
+            tally.timings["choice_s"] = time.perf_counter() - started
+            tally.raw["choice_scores"] = scores
+        return chosen, prompt
+
+    def _call(self, messages: Sequence[Message], tool: Any, prompt: str | None,
+              max_tokens: int, sampling: dict[str, Any], tally: _Tally) -> LLMResponse:
+        """The arguments of a call to ``tool``, written under its schema's grammar."""
+        if prompt is None:
+            prompt = self.render(messages, [tool], "required")
+        prefix = prompt + f'{{"name": {json.dumps(tool.name)}, "arguments": '
+        gen = self._engine.generate(self._tokens(prefix),
+                                    grammar=call_arguments_grammar(tool.parameters),
+                                    max_tokens=max_tokens, is_complete=_call_complete,
+                                    wrap_up=_WRAP_UP, **sampling).run()
+        tally.note(gen)
+        arguments = gen.text.strip()
+        if arguments.endswith("}"):  # the call object's own closing brace
+            arguments = arguments[:-1].rstrip()
+        call = ToolCall(name=tool.name, arguments=arguments or "{}",
+                        id=f"call_{uuid.uuid4().hex[:12]}")
+        reason = "tool_calls" if gen.finish_reason == "stop" else "length"
+        problems = argument_problems(tool, call.arguments, reason, max_tokens)
+        if problems:  # never passed on as valid: the agent feeds this back
+            tally.raw["argument_problems"] = problems
+        return LLMResponse(text=None, tool_calls=[call], usage=tally.usage,
+                           finish_reason=reason, model=self.model, raw=tally.raw)
+
+
+class _Tally:
+    """Usage and timings summed over the decoding phases of one turn."""
+
+    def __init__(self) -> None:
+        self.usage = Usage(prompt_tokens=0, completion_tokens=0, requests=1)
+        self.timings: dict[str, Any] = {"prompt_s": 0.0, "decode_s": 0.0,
+                                        "evaluated_tokens": 0}
+        self.raw: dict[str, Any] = {"timings": self.timings}
+
+    def note(self, gen: Any) -> None:
+        self.usage.prompt_tokens = max(self.usage.prompt_tokens, gen.prompt_tokens)
+        self.usage.completion_tokens += gen.completion_tokens
+        self.timings["prompt_s"] += gen.prompt_s
+        self.timings["decode_s"] += gen.decode_s
+        self.timings["evaluated_tokens"] += gen.evaluated_tokens
 
 
 def argument_problems(tool: Any, arguments: str, finish_reason: str | None,

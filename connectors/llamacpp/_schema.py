@@ -90,96 +90,106 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _schema_converter() -> type:
-    from llama_cpp.llama_grammar import PRIMITIVE_RULES, RESERVED_NAMES, SchemaConverter
+class _Keywords:
+    """The keyword handling of the module docstring, mixed into ``SchemaConverter``.
 
-    class Converter(SchemaConverter):  # type: ignore[misc, valid-type]
-        """``SchemaConverter`` with the keywords of the module docstring."""
+    Written as a mixin so that ``llama_cpp`` is imported only when a grammar is
+    built (``_converter_class``); ``super().visit`` is the stock converter's.
+    """
 
-        def visit(self, schema: Any, name: str) -> str:
-            rule_name = name + "-" if name in RESERVED_NAMES else name or "root"
-            if schema is True or (isinstance(schema, dict) and not _TYPE_KEYS & schema.keys()):
-                return self._add_rule(rule_name, self._add_primitive("value", PRIMITIVE_RULES[
-                    "value"]))
-            if not isinstance(schema, dict) or schema.get("type") == ["null-never"]:
-                raise UnsatisfiableSchema(f"no value satisfies {schema!r}")
-            if "$ref" in schema:
-                return super().visit(schema, name)
-            if "allOf" in schema:
-                merged = {k: v for k, v in schema.items() if k != "allOf"}
-                for part in schema["allOf"]:
-                    merged = _merge(merged, self._deref(part))
-                return self.visit(merged, name)
-            for key in ("anyOf", "oneOf"):
-                if key in schema:
-                    rest = {k: v for k, v in schema.items() if k not in (key, *_ANNOTATIONS)}
-                    alts = [_merge(rest, self._deref(alt)) for alt in schema[key]]
-                    return self._union(rule_name, name, alts)
-            if "enum" in schema or "const" in schema:
-                return self._add_rule(rule_name, self._values(schema))
-            types = schema.get("type")
-            if isinstance(types, list):
-                return self._union(rule_name, name, [{**schema, "type": t} for t in types])
-            custom = self._custom(schema, name)
-            if custom is not None:
-                return self._add_rule(rule_name, custom)
-            return super().visit(schema, name)
+    _rules: dict[str, str]
+    _refs: dict[str, Any]
 
-        def _deref(self, part: Any) -> Any:
-            if isinstance(part, dict) and "$ref" in part and part["$ref"] in self._refs:
-                rest = {k: v for k, v in part.items() if k != "$ref"}
-                return _merge(self._refs[part["$ref"]], rest)
-            return part
+    def visit(self, schema: Any, name: str) -> str:
+        from llama_cpp.llama_grammar import PRIMITIVE_RULES, RESERVED_NAMES
 
-        def _union(self, rule_name: str, name: str, alts: list[Any]) -> str:
-            rules = []
-            for i, alt in enumerate(alts):
-                try:
-                    rules.append(self.visit(alt, f"{name}{'-' if name else 'alternative-'}{i}"))
-                except UnsatisfiableSchema:
-                    continue
-            if not rules:
-                raise UnsatisfiableSchema("no alternative of the schema can be satisfied")
-            return self._add_rule(rule_name, " | ".join(rules))
+        rule_name = name + "-" if name in RESERVED_NAMES else name or "root"
+        if schema is True or (isinstance(schema, dict) and not _TYPE_KEYS & schema.keys()):
+            return self._add_rule(rule_name, self._add_primitive("value", PRIMITIVE_RULES[
+                "value"]))
+        if not isinstance(schema, dict) or schema.get("type") == ["null-never"]:
+            raise UnsatisfiableSchema(f"no value satisfies {schema!r}")
+        if "$ref" in schema:
+            return super().visit(schema, name)  # type: ignore[misc, no-any-return]
+        if "allOf" in schema:
+            merged = {k: v for k, v in schema.items() if k != "allOf"}
+            for part in schema["allOf"]:
+                merged = _merge(merged, self._deref(part))
+            return self.visit(merged, name)
+        for key in ("anyOf", "oneOf"):
+            if key in schema:
+                rest = {k: v for k, v in schema.items() if k not in (key, *_ANNOTATIONS)}
+                alts = [_merge(rest, self._deref(alt)) for alt in schema[key]]
+                return self._union(rule_name, name, alts)
+        if "enum" in schema or "const" in schema:
+            return self._add_rule(rule_name, self._values(schema))
+        types = schema.get("type")
+        if isinstance(types, list):
+            return self._union(rule_name, name, [{**schema, "type": t} for t in types])
+        custom = self._custom(schema, name)
+        if custom is not None:
+            return self._add_rule(rule_name, custom)
+        return super().visit(schema, name)  # type: ignore[misc, no-any-return]
 
-        def _values(self, schema: dict[str, Any]) -> str:
-            import jsonschema
+    def _deref(self, part: Any) -> Any:
+        if isinstance(part, dict) and "$ref" in part and part["$ref"] in self._refs:
+            rest = {k: v for k, v in part.items() if k != "$ref"}
+            return _merge(self._refs[part["$ref"]], rest)
+        return part
 
-            values = [schema["const"]] if "const" in schema else list(schema["enum"])
-            rest = {k: v for k, v in schema.items() if k not in ("enum", "const")}
-            ok = [v for v in values if jsonschema.Draft202012Validator(rest).is_valid(v)]
-            if not ok:
-                raise UnsatisfiableSchema(f"none of the values {values!r} fits the schema")
-            return " | ".join(self._generate_constant_rule(v) for v in ok)
+    def _union(self, rule_name: str, name: str, alts: list[Any]) -> str:
+        rules = []
+        for i, alt in enumerate(alts):
+            try:
+                rules.append(self.visit(alt, f"{name}{'-' if name else 'alternative-'}{i}"))
+            except UnsatisfiableSchema:
+                continue
+        if not rules:
+            raise UnsatisfiableSchema("no alternative of the schema can be satisfied")
+        return self._add_rule(rule_name, " | ".join(rules))
 
-        def _custom(self, schema: dict[str, Any], name: str) -> str | None:
-            kind = schema.get("type")
-            if kind in ("integer", "number") and "multipleOf" in schema:
-                listed = _listed_integers(schema)
-                if listed is not None:
-                    return listed
-            if kind == "integer" and has_bounds(schema):
-                rule = integer_rule(schema)
-            elif kind == "number" and has_bounds(schema):
-                rule = number_rule(schema)
-            elif kind in ("string", None) and "pattern" in schema:
-                try:
-                    return pattern_rule(schema["pattern"])
-                except UnsupportedPattern:  # checked after decoding instead
-                    rest = {k: v for k, v in schema.items() if k != "pattern"}
-                    rest.setdefault("maxLength", max(MAX_STRING, rest.get("minLength", 0)))
-                    return self.visit({**rest, "type": "string"}, name + "-text")
-            elif kind == "array" and _loose_items(schema):
-                return self.visit(_items_fixed(schema), name)
-            elif kind == "object" and _undeclared(schema):
-                return self.visit(_declared(schema), name)
-            else:
-                return None
-            if rule is None:
-                raise UnsatisfiableSchema(f"no number satisfies the bounds of {schema!r}")
-            return f"{rule} space"
+    def _values(self, schema: dict[str, Any]) -> str:
+        import jsonschema
 
-    return Converter
+        values = [schema["const"]] if "const" in schema else list(schema["enum"])
+        rest = {k: v for k, v in schema.items() if k not in ("enum", "const")}
+        ok = [v for v in values if jsonschema.Draft202012Validator(rest).is_valid(v)]
+        if not ok:
+            raise UnsatisfiableSchema(f"none of the values {values!r} fits the schema")
+        return " | ".join(self._generate_constant_rule(v) for v in ok)
+
+    def _custom(self, schema: dict[str, Any], name: str) -> str | None:
+        kind = schema.get("type")
+        if kind in ("integer", "number") and "multipleOf" in schema:
+            listed = _listed_integers(schema)
+            if listed is not None:
+                return listed
+        if kind == "integer" and has_bounds(schema):
+            rule = integer_rule(schema)
+        elif kind == "number" and has_bounds(schema):
+            rule = number_rule(schema)
+        elif kind in ("string", None) and "pattern" in schema:
+            try:
+                return pattern_rule(schema["pattern"])
+            except UnsupportedPattern:  # checked after decoding instead
+                rest = {k: v for k, v in schema.items() if k != "pattern"}
+                rest.setdefault("maxLength", max(MAX_STRING, rest.get("minLength", 0)))
+                return self.visit({**rest, "type": "string"}, name + "-text")
+        elif kind == "array" and _loose_items(schema):
+            return self.visit(_items_fixed(schema), name)
+        elif kind == "object" and _undeclared(schema):
+            return self.visit(_declared(schema), name)
+        else:
+            return None
+        if rule is None:
+            raise UnsatisfiableSchema(f"no number satisfies the bounds of {schema!r}")
+        return f"{rule} space"
+
+
+def _converter_class() -> type:
+    from llama_cpp.llama_grammar import SchemaConverter
+
+    return type("Converter", (_Keywords, SchemaConverter), {})
 
 
 def _loose_items(schema: dict[str, Any]) -> bool:
@@ -244,7 +254,7 @@ def schema_to_gbnf(schema: dict[str, Any]) -> str:
     """The GBNF grammar (root rule ``root``) of JSON documents valid under ``schema``."""
     global _CONVERTER
     if _CONVERTER is None:
-        _CONVERTER = _schema_converter()
+        _CONVERTER = _converter_class()
     converter = _CONVERTER(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)
     resolved = converter.resolve_refs(json.loads(json.dumps(schema)), "stdin")
     converter.visit(resolved, "")
