@@ -23,7 +23,7 @@ from sapient.core.llm import LLMResponse, StreamDelta
 from sapient.core.messages import Message, ToolCall, Usage
 from sapient.core.redact import redact
 
-from ._auth import Credentials, credentials, server_name
+from ._auth import Credentials, credentials, is_openai_host, server_name
 from ._capabilities import FULL, ServerCapabilities, probe_server
 from ._errors import as_llm_error, gave_up
 from ._recovery import recover_tool_calls
@@ -100,7 +100,7 @@ class OpenAIChat:
             default 4 attempts within 60 s. The SDK's own retries are off.
         capabilities: what the server enforces; default: probed on first need for
             a ``base_url`` server, assumed complete for OpenAI itself.
-        probe: probe the server (default: only when ``base_url`` is set).
+        probe: probe the server (default: for any server but OpenAI's own API).
         recover_tool_calls: turn a reply whose whole text is a valid JSON call to a
             known tool into a tool call (default on).
         writes_answers: whether the model writes answers from tool results itself
@@ -139,7 +139,7 @@ class OpenAIChat:
         self.retry = retry
         self.default_options = dict(default_options or {})
         self._capabilities = capabilities
-        self.probe = probe if probe is not None else base_url is not None
+        self.probe = probe if probe is not None else not is_openai_host(base_url)
         self.recover_tool_calls = recover_tool_calls
         self.writes_answers = writes_answers
         self._probe_lock = threading.Lock()
