@@ -219,3 +219,16 @@ def test_both_failing_is_one_error_naming_both(fault_server, backup, waits):
     assert fault_server.url in message and backup.url in message
     assert "The fallback model backup failed too" in message
     assert info.value.retryable
+
+
+def test_an_agent_does_not_finish_on_a_cut_stream(fault_server, waits):
+    from sapient import Agent
+    from sapient.core.messages import FinalAnswer, TextDelta
+
+    fault_server.script(*[Fault("truncated_sse")] * 4)
+    events = []
+    with pytest.raises(StreamCutError):
+        for event in Agent(chat(fault_server)).stream("hi"):
+            events.append(event)
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Hello world!"
+    assert not any(isinstance(e, FinalAnswer) for e in events)
