@@ -9,6 +9,7 @@ the Sapient agent as tool errors it feeds back to the model.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -41,8 +42,10 @@ def to_langchain_tool(tool: Tool) -> Any:
             raise ToolException(str(exc)) from None
 
     async def arun(**kwargs: Any) -> str:
+        loop = asyncio.get_running_loop()  # an async tool runs on the caller's loop
         try:
-            return serialize_result(await tool.ainvoke(checked(kwargs)))
+            return serialize_result(await asyncio.to_thread(tool.invoke, checked(kwargs),
+                                                            loop=loop))
         except ModelRetry as exc:
             raise ToolException(str(exc)) from None
 
