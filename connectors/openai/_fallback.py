@@ -16,18 +16,27 @@ Specs: ``openai:...?fallback=SPEC`` or ``SAPIENT_LLM_FALLBACK=SPEC`` (see
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sapient.core.errors import LLMError
 from sapient.core.llm import LLMResponse, StreamDelta
-from sapient.core.llm import acomplete as _acomplete
 from sapient.core.llm import stream as _stream
 from sapient.core.messages import Message
 
 from ._retry import Resume, StreamCutError
 
 __all__ = ["FallbackLLM"]
+
+
+async def _acomplete(llm: Any, messages: Sequence[Message], tools: Sequence[Any],
+                     **options: Any) -> LLMResponse:
+    """``llm.acomplete`` where it has one, else ``llm.complete`` in a worker thread."""
+    native = getattr(llm, "acomplete", None)
+    if native is not None:
+        return await native(messages, tools, **options)  # type: ignore[no-any-return]
+    return await asyncio.to_thread(llm.complete, messages, tools, **options)
 
 
 class FallbackLLM:

@@ -232,3 +232,14 @@ def test_an_agent_does_not_finish_on_a_cut_stream(fault_server, waits):
             events.append(event)
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Hello world!"
     assert not any(isinstance(e, FinalAnswer) for e in events)
+
+
+def test_async_fallback(fault_server, backup, monkeypatch):
+    async def no_wait(seconds: float) -> None:
+        return None
+
+    monkeypatch.setattr(retry_module.asyncio, "sleep", no_wait)
+    fault_server.script(*[Fault("status", 503)] * 2)
+    llm = FallbackLLM(chat(fault_server, attempts=2), chat(backup))
+    assert asyncio.run(llm.acomplete(HI)).text == "From the backup."
+    assert llm.fallbacks == 1
