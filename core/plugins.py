@@ -59,8 +59,9 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "sapient.plugins.functions",
     "sapient.plugins.retrieval",
     "sapient.plugins.knowledge_graph",
-    "sapient.plugins.demo",
     "sapient.plugins.anomaly",
+    "sapient.plugins.apps",
+    "sapient.plugins.demo",
 )
 
 
