@@ -60,6 +60,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "sapient.plugins.retrieval",
     "sapient.plugins.knowledge_graph",
     "sapient.plugins.anomaly",
+    "sapient.plugins.answers",
     "sapient.plugins.apps",
     "sapient.plugins.demo",
 )

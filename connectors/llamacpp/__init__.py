@@ -11,7 +11,9 @@ default half the logical CPUs), ``n_batch``, ``chat_format`` (``template``,
 ``gemma``, ``chatml``, ``llama-3``), ``temperature`` (default 0: greedy),
 ``max_tokens`` (default 512), ``seed``, ``top_k``, ``top_p``, ``choose_tool``
 (``likelihood``, the default, or ``grammar``: how one of several tools is chosen),
-``verbose``.
+``verbose``, ``writes_answers`` (``0`` for a base model whose answers should be
+composed from the evidence by ``sapient.plugins.answers``; default ``0`` for the
+bundled base model, ``1`` for any other file).
 
 Importing this module does not import ``llama_cpp``; the model loads on first use.
 """
@@ -54,6 +56,7 @@ _OPTIONS: dict[str, tuple[str, Any]] = {
     "top_p": ("top_p", float),
     "choose_tool": ("choose_tool", str),
     "verbose": ("verbose", lambda v: v.lower() in ("1", "true", "yes", "on")),
+    "writes_answers": ("writes_answers", lambda v: v.lower() in ("1", "true", "yes", "on")),
 }
 
 
@@ -81,8 +84,11 @@ def parse_spec(rest: str) -> tuple[str, dict[str, Any]]:
 def from_spec(rest: str, settings: Any = None) -> LlamaCppLLM:
     """Build the connector for ``llamacpp:<rest>`` (see the module docstring)."""
     name, options = parse_spec(rest)
+    writes = options.pop("writes_answers", name != "default")
     home = Path(getattr(settings, "home", None) or Path.home() / ".sapient")
-    return LlamaCppLLM(resolve_model_path(name, home), **options)
+    llm = LlamaCppLLM(resolve_model_path(name, home), **options)
+    llm.writes_answers = writes  # read by sapient.plugins.answers
+    return llm
 
 
 @hookimpl
