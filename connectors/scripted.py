@@ -100,6 +100,8 @@ class ScriptedLLM:
         for call in response.tool_calls:
             if not call.id:
                 call.id = f"scripted_{next(self._ids)}"
+        if response.finish_reason is None:  # a replayed turn is always whole
+            response.finish_reason = "tool_calls" if response.tool_calls else "stop"
         if response.usage.requests == 0:
             prompt_tokens = sum(_words(m.content) for m in messages)
             completion = _words(response.text) + sum(

@@ -74,5 +74,9 @@ def current_time(timezone_offset_hours: float = 0.0) -> str:
 
 @hookimpl
 def register_tools(register: Any) -> None:
-    register(calculator)
-    register(current_time)
+    from sapient.core.tools import Tool
+
+    for fn in (calculator, current_time):
+        t = Tool.from_function(fn)
+        t.effects = frozenset()  # pure: no side effects, no outside text
+        register(t)

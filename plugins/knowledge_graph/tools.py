@@ -12,6 +12,7 @@ from collections import deque
 from dataclasses import asdict
 from typing import Any
 
+from sapient.core.effects import READS_PRIVATE, READS_UNTRUSTED
 from sapient.core.errors import ConfigurationError, ModelRetry
 from sapient.core.messages import Citation, ToolOutput
 from sapient.core.settings import Settings
@@ -261,6 +262,9 @@ class GraphToolkit:
 
     def tools(self) -> list[Tool]:
         """The six graph tools as :class:`~sapient.Tool` objects."""
-        return [Tool.from_function(getattr(self, name)) for name in (
+        tools = [Tool.from_function(getattr(self, name)) for name in (
             "graph_schema", "graph_lookup", "graph_neighbors", "graph_paths",
             "graph_query", "graph_retrieve")]
+        for t in tools:  # graph text is written by whoever loaded the data
+            t.effects = frozenset({READS_UNTRUSTED, READS_PRIVATE})
+        return tools

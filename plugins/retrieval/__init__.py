@@ -79,9 +79,14 @@ def register_tools(register: Any, settings: Any) -> None:
     """Offer ``search_documents`` over the index ``settings.index`` (when the extra is in)."""
     if not _available():
         return
+    from sapient.core.effects import READS_PRIVATE, READS_UNTRUSTED
+    from sapient.core.tools import Tool
+
     from ._tool import DocumentSearch
 
-    register(DocumentSearch(settings).as_function())
+    search = Tool.from_function(DocumentSearch(settings).as_function())
+    search.effects = frozenset({READS_UNTRUSTED, READS_PRIVATE})  # documents are outside text
+    register(search)
 
 
 @hookimpl

@@ -41,6 +41,11 @@ def configure_ingest(parser: argparse.ArgumentParser) -> None:
                         help="FAISS index kind (auto: exact when small, HNSW when large)")
     parser.add_argument("--no-sync", action="store_true",
                         help="keep documents whose files disappeared from the given folders")
+    parser.add_argument("--loader", default=None, metavar="CLASS",
+                        help="read each file with a LangChain document loader, e.g. "
+                             "langchain_community.document_loaders.CSVLoader")
+    parser.add_argument("--loader-arg", action="append", default=[], metavar="KEY=VALUE",
+                        help="keyword argument for the loader (repeatable; VALUE may be JSON)")
 
 
 def run_ingest(args: argparse.Namespace, host: Any) -> int:
@@ -63,7 +68,10 @@ def run_ingest(args: argparse.Namespace, host: Any) -> int:
             index = DocumentIndex.create(path, args.embedder or settings.embedder,
                                          settings=settings,
                                          embedder_resolver=_resolver(host, None), **options)
-        summary = index.ingest(args.paths, sync=not args.no_sync, show_progress=True)
+        if args.loader:
+            summary = _ingest_with_loader(index, args)
+        else:
+            summary = index.ingest(args.paths, sync=not args.no_sync, show_progress=True)
         if summary.changed or not _store.exists(path):
             index.save()
     except SapientError as exc:
@@ -80,6 +88,25 @@ def run_ingest(args: argparse.Namespace, host: Any) -> int:
     for err in summary.errors:
         console.print(f"[yellow]skipped:[/yellow] {err}")
     return 1 if summary.errors else 0
+
+
+def _ingest_with_loader(index: Any, args: argparse.Namespace) -> Any:
+    """Files read by a LangChain loader: every file is loaded before the index changes."""
+    from sapient.connectors.langchain import ingest_langchain_documents, load_documents
+
+    loader_args: dict[str, Any] = {}
+    for item in args.loader_arg:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise SapientError(f"--loader-arg takes KEY=VALUE, got {item!r}.")
+        try:
+            loader_args[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            loader_args[key] = raw
+    docs = load_documents(args.loader, args.paths, **loader_args)
+    summary = ingest_langchain_documents(index, docs, show_progress=True)
+    summary.files = len(args.paths)
+    return summary
 
 
 def _parse_filter(items: list[str]) -> dict[str, Any]:
