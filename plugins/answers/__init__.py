@@ -11,7 +11,8 @@ and ``chat``, user code):
   a tool (``tool_choice="required"`` unless a tool is named). The model chooses the
   tool; a tool whose one required input is a text gets the user's question as it
   was asked (a base model rewrites it into something else, often an example it was
-  shown, and cannot improve on it). Once a tool has answered, the answer is
+  shown, and cannot improve on it). When there is nothing to choose (one such tool,
+  or the one ``tool_choice`` names), the call is made without asking the model. Once a tool has answered, the answer is
   composed from its output instead of asking the model: the sentences of the
   evidence that answer the latest question, each with its citation, or "No
   sufficient evidence" (see ``_compose``);
@@ -26,7 +27,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from sapient import ConfigurationError, LLMResponse, hookimpl
+from sapient import ConfigurationError, LLMResponse, ToolCall, hookimpl
 
 from ._compose import ABSTAIN, DEFAULT_MIN_SCORE, MAX_WORDS, Composed, compose
 from ._evidence import Evidence, evidence_of, record
@@ -37,6 +38,8 @@ __all__ = ["ABSTAIN", "DEFAULT_MIN_SCORE", "MARK", "MAX_WORDS", "Composed", "Evi
            "Grounding", "SentenceScorer", "check", "compose", "writes_answers"]
 
 GROUNDING_KEY = "sapient.answers.grounding"
+#: Most tokens a model that cannot write answers may spend on its tool call.
+FIRST_TURN_TOKENS = 64
 
 
 def writes_answers(llm: Any) -> bool:
@@ -96,8 +99,14 @@ def _must_look_up(request: Any) -> None:
             "itself (a base model), so it answers from what its tools find, and this run "
             "gives it no tool to call. Give it tools, or choose a chat model with --llm "
             "(or SAPIENT_LLM).")
+    options = dict(request.options)
     if choice in (None, "auto"):
-        request.options = {**request.options, "tool_choice": "required"}
+        options["tool_choice"] = "required"
+    # A base model's useful arguments are short (ids, numbers, names); a text argument
+    # of a one-text tool is replaced by the question anyway (ask_in_the_users_words).
+    options["max_tokens"] = min(int(options.get("max_tokens") or FIRST_TURN_TOKENS),
+                                FIRST_TURN_TOKENS)
+    request.options = options
 
 
 @hookimpl(tryfirst=True, specname="call_model")
@@ -108,12 +117,27 @@ def compose_answer(request: Any) -> LLMResponse | None:
     evidence = evidence_of(request.run)
     if not evidence:
         _must_look_up(request)
-        return None  # the model chooses the tool and writes its arguments
+        return _determined_call(request)  # None: the model chooses the tool
     composed = compose(_question(request.messages), evidence, _scorer(request.run),
                        _min_score(request.run))
     _emit_text(request, composed.text)
     return LLMResponse(text=composed.text, finish_reason="stop", model="sapient:composer",
                        raw={"composed": asdict(composed)})
+
+
+def _determined_call(request: Any) -> LLMResponse | None:
+    """The call when there is nothing for the model to decide: one tool (or the one
+    named by ``tool_choice``) whose only input is the question. Otherwise None."""
+    choice = request.options.get("tool_choice")
+    tools = [t for t in request.tools if t.name == choice] or list(request.tools)
+    question = _question(request.messages)
+    if len(tools) != 1 or not question:
+        return None
+    name = _request_argument(tools[0])
+    if name is None:
+        return None
+    return LLMResponse(tool_calls=[ToolCall(tools[0].name, {name: question})],
+                       finish_reason="tool_calls", model="sapient:composer")
 
 
 def _request_argument(tool: Any) -> str | None:

@@ -54,7 +54,7 @@ def _when(start: str | None, end: str | None) -> str:
     except (TypeError, ValueError):
         return f"{start} to {end}"
     if a.date() == b.date():
-        return f"{a:%Y-%m-%d} from {a:%H:%M} to {b:%H:%M}"
+        return f"on {a:%Y-%m-%d} from {a:%H:%M} to {b:%H:%M}"
     return f"from {a:%Y-%m-%d %H:%M} to {b:%Y-%m-%d %H:%M}"
 
 

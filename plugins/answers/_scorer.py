@@ -30,6 +30,9 @@ __all__ = ["Candidate", "Scored", "SentenceScorer", "TYPED"]
 
 #: Question types whose answer has a recognisable form (a duration, number or date).
 TYPED = ("duration", "number", "time")
+#: Sentence embeddings kept per embedder (oldest dropped first).
+CACHE_SIZE = 20_000
+_CACHE: dict[int, dict[str, Any]] = {}
 
 
 @dataclass(frozen=True)
@@ -60,11 +63,23 @@ class SentenceScorer:
     def __init__(self, embedder: Any = None) -> None:
         self.embedder = embedder
 
+    def _vectors(self, texts: Sequence[str]) -> list[Any]:
+        """Embeddings, from the cache when the same sentence was scored before (the
+        passages of one index recur across questions)."""
+        cache = _CACHE.setdefault(id(self.embedder), {})
+        missing = list(dict.fromkeys(t for t in texts if t not in cache))
+        if missing:
+            for text, vector in zip(missing, self.embedder.embed(missing), strict=True):
+                if len(cache) >= CACHE_SIZE:
+                    cache.pop(next(iter(cache)))
+                cache[text] = vector
+        return [cache[t] for t in texts]
+
     def _dense(self, question: str, texts: Sequence[str]) -> list[float]:
         if self.embedder is None or not texts:
             return [math.nan] * len(texts)
-        vectors = self.embedder.embed([question, *texts])
-        return [float(v) for v in vectors[1:] @ vectors[0]]
+        q, *rows = self._vectors([question, *texts])
+        return [float(v @ q) for v in rows]
 
     @staticmethod
     def _coverage(question: str, texts: Sequence[str]) -> list[float]:

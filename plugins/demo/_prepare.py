@@ -46,7 +46,7 @@ def prepare(host: Any, status: Any = print) -> dict[str, str]:
                                ("graph", _graph, "graph")):
         try:
             prepared[kind] = build(host)
-        except ImportError as exc:
+        except ModuleNotFoundError as exc:  # the extra is not installed
             status(f"{kind} skipped: {exc} (pip install 'sapient[{extra}]')")
     if SERIES.exists():
         prepared["series"] = f"checkout latency series ({SERIES.name})"
