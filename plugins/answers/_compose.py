@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ._evidence import Evidence, kind_of
-from ._facts import graph_answer, interval_answer
+from ._facts import anchor_of, graph_answer, interval_answer, named_in
 from ._scorer import Candidate, Scored, SentenceScorer
 from ._text import split_sentences
 
@@ -124,7 +124,9 @@ def compose(question: str, evidence: Sequence[Evidence], scorer: SentenceScorer,
     cited = [c for e in usable for c in e.citations]
     kinds = {kind_of(c) for c in cited}
     if "fact" in kinds:
-        facts = [c for c in cited if kind_of(c) == "fact"]
+        facts = [c for c in cited if kind_of(c) == "fact" and named_in(anchor_of(c), question)]
+        if not facts:
+            return _abstain("the knowledge graph has no entity this question names.", "fact")
         return Composed(graph_answer(facts), False, "fact", facts[0].score,
                         [c.source_id for c in facts])
     if "interval" in kinds:

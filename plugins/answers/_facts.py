@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sapient import Citation
 
-__all__ = ["graph_answer", "interval_answer"]
+__all__ = ["graph_answer", "interval_answer", "anchor_of", "named_in"]
 
 _HOP = re.compile(r"(<-\[(?P<back>[^\]]+)\]-|-\[(?P<fwd>[^\]]+)\]->)")
 
@@ -21,6 +21,25 @@ def _paths(citation: Citation) -> list[str]:
 def _pattern(path: str) -> tuple[str, ...]:
     """The relation types along a path, with their direction: what kind of answer it is."""
     return tuple(("<" + m["back"]) if m["back"] else m["fwd"] for m in _HOP.finditer(path))
+
+
+def anchor_of(citation: Citation) -> str:
+    """The entity a graph path starts from (the one the question was linked to)."""
+    paths = _paths(citation)
+    return re.split(r" <?-\[", paths[0], maxsplit=1)[0].strip() if paths else ""
+
+
+def named_in(entity: str, question: str) -> bool:
+    """Whether the question names ``entity`` (every content word of the name appears).
+
+    The graph retriever links question words to nodes by name, then fuzzily and by
+    embedding; a path from an entity the question does not name ("Paris" for "the
+    capital of France") answers another question.
+    """
+    from ._text import terms
+
+    wanted = set(terms(entity))
+    return bool(wanted) and wanted <= set(terms(question))
 
 
 def _join(names: Sequence[str]) -> str:
@@ -38,8 +57,7 @@ def graph_answer(citations: Sequence[Citation]) -> str:
     chosen = [c for c in citations if _paths(c) and _pattern(_paths(c)[0]) == kind]
     names = list(dict.fromkeys(str(c.metadata["answer"]) for c in chosen))
     paths = list(dict.fromkeys(p for c in chosen for p in _paths(c)[:1]))
-    first = _paths(best)[0]
-    anchor = first.split(" -[")[0].split(" <-[")[0].strip()
+    anchor = anchor_of(best)
     if len(kind) == 1 and not kind[0].startswith("<"):
         head = f"{anchor} {kind[0].lower().replace('_', ' ')} {_join(names)}"
     else:

@@ -155,3 +155,11 @@ def test_a_capable_models_unsupported_sentences_are_marked(host):
     answer = Agent(llm, tools=[search], host=host).run("How long does the battery last?").answer
     assert "power cut [specs.md#2]." in answer and MARK not in answer.split("Houston")[0]
     assert answer.endswith(f"Houston. {MARK}")
+
+
+def test_a_graph_path_from_an_entity_the_question_does_not_name_is_no_answer():
+    cite = Citation("graph:p", "Paris <-[LOCATED_IN]- Globex", 0.5,
+                    {"answer": "Globex", "label": "Company"})
+    evidence = [Evidence("graph_retrieve", {"question": "q"}, "...", [cite])]
+    out = compose("What is the capital of France?", evidence, LEXICAL)
+    assert out.abstained and "no entity this question names" in out.text
