@@ -99,7 +99,8 @@ def register_graph_stores(register: Any, host: Any) -> None:
 
     Args:
         register: ``register(scheme, factory, help="")``; ``factory(rest, settings)``
-            (or ``factory(rest, settings, host)``) returns a graph store.
+            (or ``factory(rest, settings, host)``) returns a graph store
+            (the protocol and its types: ``sapient.connectors.graph``).
         host: the :class:`~sapient.Host` (may be ignored).
 
     A store registered under a built-in scheme (``ladybug``, ``neo4j``) by a

@@ -70,6 +70,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "sapient.plugins.anomaly",
     "sapient.plugins.tracing",
     "sapient.plugins.mcp",
+    "sapient.plugins.serve",
     "sapient.plugins.answers",
     "sapient.plugins.apps",
     "sapient.plugins.demo",

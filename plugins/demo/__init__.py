@@ -21,15 +21,17 @@ from typing import TYPE_CHECKING, Any
 from sapient import hookimpl
 
 if TYPE_CHECKING:
-    from ._agent import build_agent, run_demo
-    from ._prepare import prepare
+    from ._agent import SYSTEM_PROMPT, build_agent, run_demo
+    from ._prepare import graph_spec, prepare
+    from ._tools import demo_tools
 
-__all__ = ["DATA_DIR", "DEFAULT_LLM", "SAMPLE_QUESTIONS", "build_agent", "prepare",
-           "run_demo", "register_commands"]
+__all__ = ["DATA_DIR", "DEFAULT_LLM", "SAMPLE_QUESTIONS", "SYSTEM_PROMPT", "build_agent",
+           "demo_tools", "graph_spec", "prepare", "run_demo", "register_commands"]
 
 from ._data import DATA_DIR, DEFAULT_LLM, SAMPLE_QUESTIONS  # noqa: E402 - no heavy imports
 
-_LAZY = {"build_agent": "._agent", "run_demo": "._agent", "prepare": "._prepare"}
+_LAZY = {"build_agent": "._agent", "run_demo": "._agent", "SYSTEM_PROMPT": "._agent",
+         "prepare": "._prepare", "graph_spec": "._prepare", "demo_tools": "._tools"}
 
 
 def __getattr__(name: str) -> Any:

@@ -82,8 +82,6 @@ def test_no_plugin_or_connector_builds_a_host():
         "registry hook's or factory's `host` argument): " + ", ".join(found))
 
 
-@pytest.mark.xfail(strict=False, reason="connectors/ladybug and connectors/neo4j still import "
-                   "the knowledge-graph plugin's types; they move to connectors/graph/")
 def test_no_connector_imports_a_plugin():
     found: dict[str, str] = {}
     for path, name, tree in modules("connectors"):
