@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from sapient import Agent, Citation, ConfigurationError, Host, Settings, ToolCall, ToolOutput, tool
 from sapient.connectors.scripted import ScriptedLLM
 from sapient.plugins.answers import ABSTAIN, MARK, SentenceScorer, compose

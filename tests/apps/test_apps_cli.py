@@ -7,7 +7,6 @@ import ast
 from pathlib import Path
 
 import pytest
-
 import sapient
 from sapient import Host, LLMResponse, Settings, ToolCall, hookimpl
 from sapient.connectors.scripted import ScriptedLLM

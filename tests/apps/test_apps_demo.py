@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from sapient import Host
 from sapient.core import cli
 
