@@ -100,7 +100,8 @@ def _must_look_up(request: Any) -> None:
             "gives it no tool to call. Give it tools, or choose a chat model with --llm "
             "(or SAPIENT_LLM).")
     options = dict(request.options)
-    if choice in (None, "auto"):
+    if choice in (None, "auto") or (isinstance(choice, str) and choice not in
+                                     {"required", "none"} | {t.name for t in request.tools}):
         options["tool_choice"] = "required"
     # A base model's useful arguments are short (ids, numbers, names); a text argument
     # of a one-text tool is replaced by the question anyway (ask_in_the_users_words).
@@ -115,7 +116,12 @@ def compose_answer(request: Any) -> LLMResponse | None:
     if writes_answers(request.llm):
         return None
     evidence = evidence_of(request.run)
-    if not evidence:
+    failed = {e.tool for e in evidence if e.error is not None}
+    others = [t for t in request.tools if t.name not in failed]
+    if not evidence or (len(failed) == len(evidence) and others):
+        # Nothing found yet: look up, with another tool when one failed (a base model
+        # picks the tool but cannot repair a call from an error message).
+        request.tools = others
         _must_look_up(request)
         return _determined_call(request)  # None: the model chooses the tool
     composed = compose(_question(request.messages), evidence, _scorer(request.run),

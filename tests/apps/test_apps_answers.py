@@ -162,3 +162,18 @@ def test_a_graph_path_from_an_entity_the_question_does_not_name_is_no_answer():
     evidence = [Evidence("graph_retrieve", {"question": "q"}, "...", [cite])]
     out = compose("What is the capital of France?", evidence, LEXICAL)
     assert out.abstained and "no entity this question names" in out.text
+
+
+def test_after_a_failed_call_a_base_model_looks_up_with_another_tool(host):
+    from sapient import ModelRetry
+
+    @tool
+    def broken(path: str, column: str) -> str:
+        """Read a file."""
+        raise ModelRetry("No file there.")
+
+    llm = _base_model(ToolCall("broken", {"path": "x", "column": "y"}),
+                      ToolCall("order_status", {"order_id": 42}))
+    result = Agent(llm, tools=[broken, order_status], host=host).run("Where is order 42?")
+    assert "shipped on 2026-11-20" in result.answer
+    assert [c.tools for c in llm.calls] == [["broken", "order_status"], ["order_status"]]
