@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     # turn is a look-up and the answer is composed from the evidence, with citations
     # (sapient.plugins.answers); any --llm model chooses and writes on its own.
     config = ServeConfig(llm=settings.llm, tools=demo_tools(host, prepared, store),
-                         system_prompt=SYSTEM_PROMPT, max_steps=4,
+                         system_prompt=SYSTEM_PROMPT, max_steps=4, port=args.port,
                          model_options={"max_tokens": 200, "tool_choice": "required"})
     config.with_env_key()
     try:
