@@ -25,7 +25,9 @@ argument must be one of the gold's acceptable values (strings compared after BFC
 normalisation: lower case, without spaces and ``,./-_*^``; floats accept integers;
 an optional argument may be left out when the gold lists ``""``). A response is
 *valid* when it is one call to a given function whose arguments validate against
-the function's JSON schema.
+the function's JSON schema. ``invalid_flagged`` counts the invalid calls that the
+connector itself reported (``raw["argument_problems"]``): for the constrained mode it
+should equal the number of invalid calls, since none may be passed on as valid.
 
 Usage::
 
@@ -172,6 +174,8 @@ class Outcome:
     error: str | None = None
     decode_s: float = 0.0
     decode_tokens: int = 0
+    #: Problems the connector found in its own call (``raw["argument_problems"]``).
+    problems: list[str] | None = None
 
 
 def _call_args(call: Any) -> dict[str, Any] | None:
@@ -192,11 +196,13 @@ class Tally:
     tokens: int = 0
     decode_s: float = 0.0
     decode_tokens: int = 0
+    flagged: int = 0
 
     def add(self, outcome: Outcome, ok_valid: bool, ok_correct: bool) -> None:
         self.n += 1
         self.valid += ok_valid
         self.correct += ok_correct
+        self.flagged += bool(outcome.problems) and not ok_valid
         self.seconds.append(outcome.seconds)
         self.tokens += outcome.tokens
         self.decode_s += outcome.decode_s
@@ -212,6 +218,7 @@ class Tally:
             "tokens_per_s": round(self.tokens / total, 1) if total else 0.0,
             "decode_tokens_per_s": (round(self.decode_tokens / self.decode_s, 1)
                                     if self.decode_s else None),
+            "invalid_flagged": self.flagged,
         }
 
 
@@ -318,6 +325,9 @@ def run_constrained(llm: Any, msgs: list[Message], tools: list[Tool],
         out.name = call.name
         out.tokens = _count_tokens(llm, call.arguments_json(), resp.usage.completion_tokens)
         out.args = _call_args(call)
+    raw = getattr(resp, "raw", None)
+    if isinstance(raw, dict) and raw.get("argument_problems"):
+        out.problems = list(raw["argument_problems"])
     return out
 
 
@@ -401,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
                         "correct": correct, "error": outcome.error,
                         "seconds": outcome.seconds, "tokens": outcome.tokens,
                         "decode_s": outcome.decode_s, "decode_tokens": outcome.decode_tokens,
+                        "problems": outcome.problems,
                         "gold": row["gold"], "question": row["question"][0][-1]["content"],
                     }, default=str) + "\n")
             progress.update(1)
@@ -442,7 +453,8 @@ def report_dumps(paths: list[Path], as_json: bool) -> int:
     tallies = {(c, m): Tally() for c in categories for m in modes}
     for row in latest.values():
         outcome = Outcome(seconds=row["seconds"], tokens=row["tokens"],
-                          decode_s=row["decode_s"], decode_tokens=row["decode_tokens"])
+                          decode_s=row["decode_s"], decode_tokens=row["decode_tokens"],
+                          problems=row.get("problems"))
         tallies[(row["category"], row["mode"])].add(outcome, row["valid"], row["correct"])
     report(tallies, modes, f"answers from {len(paths)} dump file(s)", as_json, None)
     return 0

@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from sapient.core.errors import ConfigurationError
 from sapient.core.hookspecs import hookimpl
@@ -56,6 +57,7 @@ class ScriptedLLM:
         *,
         function: Callable[[Sequence[Message], Sequence[Any], dict[str, Any]], Reply] | None = None,
         name: str = "scripted",
+        writes_answers: bool = True,
     ) -> None:
         if (replies is None) == (function is None):
             raise ConfigurationError("ScriptedLLM needs either a list of replies or function=...")
@@ -63,6 +65,9 @@ class ScriptedLLM:
         self._position = 0
         self._function = function
         self.name = name
+        #: Whether this model writes answers itself (see ``LlamaCppLLM``); set it to
+        #: False to exercise plugins that compose answers for models that cannot.
+        self.writes_answers = writes_answers
         self.calls: list[RecordedCall] = []
         self._ids = itertools.count()
 
@@ -140,14 +145,24 @@ _NAMED = {"echo": _echo, "recall": _recall}
 
 
 def from_spec(rest: str, settings: Any = None) -> ScriptedLLM:
-    """Build a scripted LLM from ``scripted:<name>`` (``echo``, ``recall``)."""
-    name = rest or "echo"
+    """Build a scripted LLM from ``scripted:<name>`` (``echo``, ``recall``), optionally
+    ``scripted:echo?writes_answers=0``."""
+    name, _, query = rest.partition("?")
+    name = name or "echo"
+    writes_answers = True
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if key != "writes_answers" or value not in ("0", "1", "true", "false"):
+            raise ConfigurationError(
+                f"Unknown scripted option {key}={value!r}; the only one is writes_answers=0/1."
+            )
+        writes_answers = value in ("1", "true")
     if name not in _NAMED:
         raise ConfigurationError(
             f"Unknown scripted LLM '{name}'. Known: {', '.join(sorted(_NAMED))}. "
             "For custom scripts build ScriptedLLM([...]) in Python."
         )
-    return ScriptedLLM(function=_NAMED[name], name=f"scripted:{name}")
+    return ScriptedLLM(function=_NAMED[name], name=f"scripted:{name}",
+                       writes_answers=writes_answers)
 
 
 @hookimpl

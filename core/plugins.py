@@ -67,11 +67,13 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "sapient.plugins.functions",
     "sapient.plugins.retrieval",
     "sapient.plugins.knowledge_graph",
-    "sapient.plugins.demo",
     "sapient.plugins.anomaly",
     "sapient.plugins.tracing",
     "sapient.plugins.mcp",
     "sapient.plugins.serve",
+    "sapient.plugins.answers",
+    "sapient.plugins.apps",
+    "sapient.plugins.demo",
 )
 
 

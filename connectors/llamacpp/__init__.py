@@ -11,7 +11,9 @@ default half the logical CPUs), ``n_batch``, ``chat_format`` (``template``,
 ``gemma``, ``chatml``, ``llama-3``), ``temperature`` (default 0: greedy),
 ``max_tokens`` (default 512), ``seed``, ``top_k``, ``top_p``, ``choose_tool``
 (``likelihood``, the default, or ``grammar``: how one of several tools is chosen),
-``verbose``.
+``verbose`` (llama.cpp's own log on stderr; silent otherwise), ``writes_answers``
+(``1``/``0``: whether the model can write answers from tool results itself; default
+``0`` for the bundled base model, ``1`` for other files).
 
 Importing this module does not import ``llama_cpp``; the model loads on first use.
 """
@@ -40,6 +42,18 @@ __all__ = [
     "schema_grammar",
 ]
 
+def _flag(value: str) -> bool:
+    """``1/true/yes/on`` or ``0/false/no/off``."""
+    low = value.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
+_flag.__name__ = "flag (1 or 0)"
+
 _OPTIONS: dict[str, tuple[str, Any]] = {
     "n_ctx": ("n_ctx", int),
     "ctx": ("n_ctx", int),
@@ -53,7 +67,8 @@ _OPTIONS: dict[str, tuple[str, Any]] = {
     "top_k": ("top_k", int),
     "top_p": ("top_p", float),
     "choose_tool": ("choose_tool", str),
-    "verbose": ("verbose", lambda v: v.lower() in ("1", "true", "yes", "on")),
+    "verbose": ("verbose", _flag),
+    "writes_answers": ("writes_answers", _flag),
 }
 
 

@@ -34,16 +34,18 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from sapient.core.errors import ConfigurationError, LLMError
+from sapient.core.errors import ConfigurationError, LLMError, ToolArgumentError
 from sapient.core.llm import LLMResponse, StreamDelta
 from sapient.core.llm import forced_tool as _forced_name
 from sapient.core.messages import Message, ToolCall, Usage
 
 from ._choice import channel_scores, last_request
 from ._grammar import call_arguments_grammar, choice_grammar, json_complete, schema_grammar
+from ._log import last_llama_errors, quiet_llama_log
+from ._model import is_bundled_model
 from ._prompt import ANSWER, PromptFormat, normalise, render_tools
 
-__all__ = ["LlamaCppLLM", "load_llama"]
+__all__ = ["LlamaCppLLM", "argument_problems", "load_llama"]
 
 #: Extra tokens allowed to close JSON that ``max_tokens`` cut short (see Engine.generate).
 _WRAP_UP = 64
@@ -80,13 +82,17 @@ def load_llama(path: Path, *, n_ctx: int, n_threads: int, n_batch: int,
             ) from exc
         from ._engine import Engine
 
+        quiet_llama_log(verbose)
+
         try:
             llama = llama_cpp.Llama(str(path), n_ctx=n_ctx, n_threads=n_threads,
                                     n_threads_batch=n_threads, n_batch=n_batch,
                                     verbose=verbose)
         except (ValueError, RuntimeError) as exc:
+            said = "; ".join(last_llama_errors()[-3:])
             raise ConfigurationError(
-                f"llama.cpp could not load '{path}': {exc}. Check that it is a complete GGUF "
+                f"llama.cpp could not load '{path}': {exc}{f' ({said})' if said else ''}. "
+                "Check that it is a complete GGUF "
                 "file for an architecture this llama-cpp-python version supports, and that "
                 "n_ctx fits in memory."
             ) from exc
@@ -112,13 +118,21 @@ class LlamaCppLLM:
         choose_tool: how one of several tools is chosen: ``"likelihood"`` (default;
             the tool under which the user's request is most probable) or
             ``"grammar"`` (the name the model writes under a grammar).
-        verbose: let llama.cpp log to stderr.
+        verbose: let llama.cpp log to stderr (otherwise its log is silenced).
+        writes_answers: whether the model can write an answer from tool results
+            itself. ``None`` (default): ``False`` for the bundled Gemma 3 270M base
+            model, ``True`` for any other file. Plugins that compose answers from
+            evidence read it (``getattr(llm, "writes_answers", True)``).
 
     The model is loaded on first use and shared by every instance with the same
     file and settings. Calls from several threads are serialised. Each response's
     ``raw["timings"]`` holds ``prompt_s``, ``decode_s`` and ``evaluated_tokens``
     (prompt tokens not served from the KV cache), plus ``choice_s`` when a tool was
     chosen by likelihood; ``raw["choice_scores"]`` then holds each tool's score.
+    A tool call whose decoded arguments do not validate against the tool's schema
+    (see :func:`argument_problems`) carries the reasons in ``raw["argument_problems"]``;
+    the agent loop validates every call too and sends such problems back to the model.
+    ``load_seconds`` says how long loading the model took.
     """
 
     provider = "llamacpp"
@@ -128,7 +142,7 @@ class LlamaCppLLM:
                  chat_format: str | None = None, temperature: float = 0.0,
                  max_tokens: int = 512, seed: int | None = None, top_k: int = 40,
                  top_p: float = 0.95, choose_tool: str = "likelihood",
-                 verbose: bool = False) -> None:
+                 verbose: bool = False, writes_answers: bool | None = None) -> None:
         if n_ctx < 64:
             raise ConfigurationError(f"n_ctx={n_ctx} is too small; use at least 512.")
         if choose_tool not in ("likelihood", "grammar"):
@@ -144,6 +158,11 @@ class LlamaCppLLM:
         self.defaults: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens,
                                          "seed": seed, "top_k": top_k, "top_p": top_p}
         self.model = self.model_path.name
+        self.writes_answers = (not is_bundled_model(self.model_path) if writes_answers is None
+                               else bool(writes_answers))
+        #: Seconds the last ``load()`` took (0.0 when the model was already loaded in
+        #: this process), or None before the first load.
+        self.load_seconds: float | None = None
         self._llama: Any = None
         self._engine: Any = None
         self._format: PromptFormat | None = None
@@ -157,10 +176,12 @@ class LlamaCppLLM:
     def load(self) -> LlamaCppLLM:
         """Load the model now (otherwise it loads on the first call)."""
         if self._engine is None:
+            started = time.perf_counter()
             self._llama, self._engine = load_llama(
                 self.model_path, n_ctx=self.n_ctx, n_threads=self.n_threads,
                 n_batch=self.n_batch, verbose=self.verbose)
             self._format = PromptFormat.for_model(self._llama, self.chat_format)
+            self.load_seconds = time.perf_counter() - started
         return self
 
     @property
@@ -237,86 +258,140 @@ class LlamaCppLLM:
         if tool_choice == "none":
             tools = []
         self.load()
-        engine = self._engine
-
-        by_name = {t.name: t for t in tools}
-        answer = ANSWER if ANSWER not in by_name else "reply_directly"
-        usage = Usage(prompt_tokens=0, completion_tokens=0, requests=1)
-        timings: dict[str, Any] = {"prompt_s": 0.0, "decode_s": 0.0, "evaluated_tokens": 0}
-        raw: dict[str, Any] = {"timings": timings}
-
-        def note(g: Any) -> None:
-            usage.prompt_tokens = max(usage.prompt_tokens, g.prompt_tokens)
-            usage.completion_tokens += g.completion_tokens
-            timings["prompt_s"] += g.prompt_s
-            timings["decode_s"] += g.decode_s
-            timings["evaluated_tokens"] += g.evaluated_tokens
-
-        # The prompt listing every tool is only needed when the model itself decides
-        # (answer or call, or the name under a grammar); a ranked or forced choice
-        # writes its arguments after a prompt that shows the chosen tool alone.
-        prompt: str | None = None
-        chosen: str | None = forced
-        request = last_request(messages)
-        rank = self.choose_tool == "likelihood" and len(by_name) > 1 and request is not None
-        if chosen is None and tools:
-            candidates = list(by_name) + ([answer] if tool_choice == "auto" else [])
-            if len(candidates) == 1:
-                chosen = candidates[0]
-            elif tool_choice == "auto" or not rank:
-                prompt = self.render(messages, tools, tool_choice)
-                pick = engine.generate(
-                    self._tokens(prompt + '{"name": "'), grammar=choice_grammar(candidates),
-                    max_tokens=64, is_complete=lambda s: s.endswith('"'), **sampling).run()
-                note(pick)
-                chosen = pick.text[:-1] if pick.text.endswith('"') else pick.text
-                if chosen not in candidates:
-                    raise LLMError(f"Tool choice decoding ended early ({pick.text!r}); raise "
-                                   "max_tokens.", provider="llamacpp", model=self.model)
-            if rank and chosen != answer:
-                assert request is not None
-                started = time.perf_counter()
-                scores = channel_scores(engine, request, tools)
-                chosen = max(scores, key=scores.__getitem__)
-                timings["choice_s"] = time.perf_counter() - started
-                raw["choice_scores"] = scores
-
+        tally = _Tally()
+        answer = ANSWER if ANSWER not in {t.name for t in tools} else "reply_directly"
+        chosen, prompt = self._choose(messages, tools, tool_choice, forced, answer, sampling,
+                                      tally)
         if chosen is not None and chosen != answer:
-            t = by_name[chosen]
-            if prompt is None:
-                prompt = self.render(messages, [t], "required")
-            prefix = prompt + f'{{"name": {json.dumps(chosen)}, "arguments": '
-            gen = engine.generate(self._tokens(prefix),
-                                  grammar=call_arguments_grammar(t.parameters),
-                                  max_tokens=max_tokens, is_complete=_call_complete,
-                                  wrap_up=_WRAP_UP, **sampling).run()
-            note(gen)
-            arguments = gen.text.strip()
-            if arguments.endswith("}"):  # the call object's own closing brace
-                arguments = arguments[:-1].rstrip()
-            call = ToolCall(name=chosen, arguments=arguments or "{}",
-                            id=f"call_{uuid.uuid4().hex[:12]}")
-            reason = "tool_calls" if gen.finish_reason == "stop" else "length"
-            yield LLMResponse(text=None, tool_calls=[call], usage=usage, finish_reason=reason,
-                              model=self.model, raw=raw)
+            tool = next(t for t in tools if t.name == chosen)
+            yield self._call(messages, tool, prompt, max_tokens, sampling, tally)
             return
 
         if prompt is None:  # not yet rendered by an "answer or call" decision
             prompt = self.render(messages, tools, tool_choice)
         if grammar is None and output_schema is not None:
             grammar = schema_grammar(output_schema)
-        gen = engine.generate(
+        gen = self._engine.generate(
             self._tokens(prompt), grammar=grammar, max_tokens=max_tokens,
             stop=[*self.prompt_format.stop, *stop], stop_tokens=self._stop_tokens(),
             is_complete=json_complete if output_schema is not None and grammar else None,
             wrap_up=_WRAP_UP if output_schema is not None else 0, **sampling)
         for delta in gen:
             yield StreamDelta(delta)
-        note(gen)
+        tally.note(gen)
         text = gen.text.strip() if output_schema is not None else gen.text
-        yield LLMResponse(text=text, tool_calls=[], usage=usage,
-                          finish_reason=gen.finish_reason, model=self.model,
-                          raw=raw)
+        yield LLMResponse(text=text, tool_calls=[], usage=tally.usage,
+                          finish_reason=gen.finish_reason, model=self.model, raw=tally.raw)
+
+    def _choose(self, messages: Sequence[Message], tools: list[Any], tool_choice: Any,
+                forced: str | None, answer: str, sampling: dict[str, Any], tally: _Tally
+                ) -> tuple[str | None, str | None]:
+        """Which tool to call (or ``answer``), and the prompt rendered on the way, if any.
+
+        The prompt listing every tool is only needed when the model itself decides
+        (answer or call, or the name under a grammar); a ranked or forced choice
+        writes its arguments after a prompt that shows the chosen tool alone.
+        """
+        prompt: str | None = None
+        chosen: str | None = forced
+        names = [t.name for t in tools]
+        request = last_request(messages)
+        rank = self.choose_tool == "likelihood" and len(names) > 1 and request is not None
+        if chosen is not None or not tools:
+            return chosen, prompt
+        candidates = names + ([answer] if tool_choice == "auto" else [])
+        if len(candidates) == 1:
+            chosen = candidates[0]
+        elif tool_choice == "auto" or not rank:
+            prompt = self.render(messages, tools, tool_choice)
+            pick = self._engine.generate(
+                self._tokens(prompt + '{"name": "'), grammar=choice_grammar(candidates),
+                max_tokens=64, is_complete=lambda s: s.endswith('"'), **sampling).run()
+            tally.note(pick)
+            chosen = pick.text[:-1] if pick.text.endswith('"') else pick.text
+            if chosen not in candidates:
+                raise LLMError(f"Tool choice decoding ended early ({pick.text!r}); raise "
+                               "max_tokens.", provider="llamacpp", model=self.model)
+        if rank and chosen != answer:
+            assert request is not None
+            started = time.perf_counter()
+            scores = channel_scores(self._engine, request, tools)
+            chosen = max(scores, key=scores.__getitem__)
+            tally.timings["choice_s"] = time.perf_counter() - started
+            tally.raw["choice_scores"] = scores
+        return chosen, prompt
+
+    def _call(self, messages: Sequence[Message], tool: Any, prompt: str | None,
+              max_tokens: int, sampling: dict[str, Any], tally: _Tally) -> LLMResponse:
+        """The arguments of a call to ``tool``, written under its schema's grammar."""
+        if prompt is None:
+            prompt = self.render(messages, [tool], "required")
+        prefix = prompt + f'{{"name": {json.dumps(tool.name)}, "arguments": '
+        gen = self._engine.generate(self._tokens(prefix),
+                                    grammar=call_arguments_grammar(tool.parameters),
+                                    max_tokens=max_tokens, is_complete=_call_complete,
+                                    wrap_up=_WRAP_UP, **sampling).run()
+        tally.note(gen)
+        arguments = gen.text.strip()
+        if arguments.endswith("}"):  # the call object's own closing brace
+            arguments = arguments[:-1].rstrip()
+        call = ToolCall(name=tool.name, arguments=arguments or "{}",
+                        id=f"call_{uuid.uuid4().hex[:12]}")
+        reason = "tool_calls" if gen.finish_reason == "stop" else "length"
+        problems = argument_problems(tool, call.arguments, reason, max_tokens)
+        if problems:  # never passed on as valid: the agent feeds this back
+            tally.raw["argument_problems"] = problems
+        return LLMResponse(text=None, tool_calls=[call], usage=tally.usage,
+                           finish_reason=reason, model=self.model, raw=tally.raw)
+
+
+class _Tally:
+    """Usage and timings summed over the decoding phases of one turn."""
+
+    def __init__(self) -> None:
+        self.usage = Usage(prompt_tokens=0, completion_tokens=0, requests=1)
+        self.timings: dict[str, Any] = {"prompt_s": 0.0, "decode_s": 0.0,
+                                        "evaluated_tokens": 0}
+        self.raw: dict[str, Any] = {"timings": self.timings}
+
+    def note(self, gen: Any) -> None:
+        self.usage.prompt_tokens = max(self.usage.prompt_tokens, gen.prompt_tokens)
+        self.usage.completion_tokens += gen.completion_tokens
+        self.timings["prompt_s"] += gen.prompt_s
+        self.timings["decode_s"] += gen.decode_s
+        self.timings["evaluated_tokens"] += gen.evaluated_tokens
+
+
+def argument_problems(tool: Any, arguments: str, finish_reason: str | None,
+                      max_tokens: int) -> list[str]:
+    """Why decoded arguments are not a valid call to ``tool`` (empty when they are).
+
+    The grammar enforces what a grammar can express of the tool's schema; what it
+    cannot (``uniqueItems``, ``not``, lookaheads in a pattern...; see
+    ``_schema.NOT_ENFORCED``) and a call that ``max_tokens`` cut short are caught by
+    validating the decoded call against the schema itself.
+    """
+    validate = getattr(tool, "validate", None)
+    try:
+        if validate is not None:
+            validate(arguments)
+        else:
+            import jsonschema
+
+            errors = list(jsonschema.Draft202012Validator(tool.parameters).iter_errors(
+                json.loads(arguments)))
+            if errors:
+                return [e.message for e in errors]
+    except ToolArgumentError as exc:
+        problems = list(exc.problems)
+    except ValueError as exc:
+        problems = [f"arguments are not valid JSON ({exc})"]
+    else:
+        return []
+    if finish_reason == "length":
+        problems.insert(0, f"the call was cut at max_tokens={max_tokens} before its arguments "
+                           "were complete; raise max_tokens")
+    return problems
 
 
 def _call_complete(text: str) -> bool:

@@ -188,11 +188,15 @@ class Engine:
     # -- grammar ---------------------------------------------------------------------
 
     def _grammar_sampler(self, grammar: str) -> Any:
+        from ._log import error_mark, last_llama_errors
+
+        seen = error_mark()
         smpl = self._lib.llama_sampler_init_grammar(self.vocab, grammar.encode("utf-8"), b"root")
         if not smpl:
+            said = "; ".join(last_llama_errors(since=seen)[-3:]) or "no reason given"
             raise GrammarError(
-                "llama.cpp could not parse the grammar (see its message on stderr). First "
-                f"lines: {grammar[:300]!r}"
+                f"llama.cpp could not parse the grammar ({said}). First lines: "
+                f"{grammar[:300]!r}"
             )
         return smpl
 

@@ -1,10 +1,11 @@
 """GBNF grammars for constrained decoding: tool choice, tool arguments, digits.
 
-JSON schemas are converted with llama-cpp-python's own converter
-(``llama_cpp.llama_grammar.json_schema_to_gbnf``, a port of llama.cpp's
-``json_schema_to_grammar``), so the grammar follows the same rules as the
-``response_format`` of llama.cpp servers. Before conversion a schema is tightened
-for generation: objects without ``additionalProperties`` get ``false`` (a model
+JSON schemas are converted by llama-cpp-python's converter (a port of llama.cpp's
+``json_schema_to_grammar``, so the grammar follows the same rules as the
+``response_format`` of llama.cpp servers), extended in ``_schema.py`` with the
+keywords it skipped: numeric bounds, patterns, ``type`` lists and ``enum`` beside
+other keywords, ``allOf``. Before conversion a schema is tightened for generation:
+objects with ``properties`` but no ``additionalProperties`` get ``false`` (a model
 should not invent arguments) and unbounded strings and arrays get generous upper
 bounds, so a small model that starts repeating itself still closes the value within
 the token budget and the call stays parseable.
@@ -17,7 +18,6 @@ llama.cpp's own converter excludes them; so does the grammar here.
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from collections.abc import Sequence
@@ -26,12 +26,10 @@ from typing import Any
 
 from sapient.core.errors import ConfigurationError
 
-__all__ = ["call_arguments_grammar", "choice_grammar", "schema_grammar", "digits_grammar", "prepare_schema",
-           "json_complete"]
+from ._schema import MAX_ITEMS, MAX_STRING, NOT_ENFORCED
 
-#: Upper bounds added where a schema sets none (characters per string, items per array).
-MAX_STRING = 160
-MAX_ITEMS = 24
+__all__ = ["NOT_ENFORCED", "call_arguments_grammar", "choice_grammar", "digits_grammar",
+           "json_complete", "prepare_schema", "schema_grammar"]
 
 
 def _literal(text: str) -> str:
@@ -46,51 +44,41 @@ def choice_grammar(names: Sequence[str]) -> str:
     return f'root ::= ({alts}) "\\""\n'
 
 
-#: Keys that give a schema its type; a nested schema with none of them accepts any value.
-_TYPE_KEYS = frozenset({"type", "enum", "const", "$ref", "anyOf", "oneOf", "allOf", "not",
-                        "properties", "items", "prefixItems", "pattern", "format"})
-_ANY_TYPES = ("string", "number", "boolean", "array", "object", "null")
-
-
 def prepare_schema(schema: dict[str, Any], *, max_string: int = MAX_STRING,
                    max_items: int = MAX_ITEMS) -> dict[str, Any]:
     """A copy of ``schema`` tightened for generation (see module docstring).
 
-    A nested schema that says nothing about its type (``{"description": ...}``, which
-    JSON Schema reads as "any value") gets an explicit list of every JSON type: the
-    converter rejects it otherwise, and BFCL's ``any`` parameters arrive that way.
+    Every change narrows what the grammar admits and never widens it, so a call
+    decoded under the tightened schema is valid under the original one.
     """
-    out = copy.deepcopy(schema)
-
-    def visit(node: Any, nested: bool = True) -> None:
+    def visit(node: Any) -> Any:
         if isinstance(node, list):
-            for item in node:
-                visit(item)
-            return
+            return [visit(item) for item in node]
         if not isinstance(node, dict):
-            return
-        if nested and not _TYPE_KEYS & node.keys():
-            node["type"] = list(_ANY_TYPES)
-        types = node.get("type")
+            return node
+        out = {k: _visit_children(k, v, visit) for k, v in node.items()}
+        types = out.get("type")
         types = types if isinstance(types, list) else [types]
-        if "object" in types or "properties" in node:
-            node.setdefault("additionalProperties", False)
-        if ("string" in types and "maxLength" not in node and "enum" not in node
-                and "const" not in node and "pattern" not in node and "format" not in node):
-            node["maxLength"] = max(max_string, int(node.get("minLength", 0)))
-        if "array" in types and "maxItems" not in node:
-            node["maxItems"] = max(max_items, int(node.get("minItems", 0)))
-        for key, value in node.items():
-            if key in ("properties", "$defs", "definitions", "patternProperties"):
-                if isinstance(value, dict):
-                    for sub in value.values():
-                        visit(sub)
-            elif key in ("items", "additionalProperties", "not", "anyOf", "oneOf", "allOf",
-                         "prefixItems"):
-                visit(value)
+        if "properties" in out:
+            out.setdefault("additionalProperties", False)
+        if ("string" in types and "maxLength" not in out and "enum" not in out
+                and "const" not in out and "pattern" not in out and "format" not in out):
+            out["maxLength"] = max(max_string, int(out.get("minLength", 0)))
+        if "array" in types and "maxItems" not in out:
+            out["maxItems"] = max(max_items, int(out.get("minItems", 0)))
+        return out
 
-    visit(out, nested=False)
-    return out
+    return visit(schema)  # type: ignore[no-any-return]
+
+
+def _visit_children(key: str, value: Any, visit: Any) -> Any:
+    """Visit the subschemas under ``key`` (and leave data such as ``enum`` alone)."""
+    if key in ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas"):
+        return {k: visit(v) for k, v in value.items()} if isinstance(value, dict) else value
+    if key in ("items", "additionalProperties", "not", "anyOf", "oneOf", "allOf",
+               "prefixItems", "contains", "if", "then", "else"):
+        return visit(value)
+    return value
 
 
 #: JSON's string character: anything but a quote, a backslash or a control character.
@@ -99,9 +87,9 @@ _JSON_CHAR = r'[^"\\\x7F\x00-\x1F]'
 
 @lru_cache(maxsize=256)
 def _convert(schema_json: str) -> str:
-    from llama_cpp.llama_grammar import json_schema_to_gbnf
+    from ._schema import schema_to_gbnf
 
-    grammar = json_schema_to_gbnf(schema_json)
+    grammar = schema_to_gbnf(json.loads(schema_json))
     return re.sub(r'^(char ::= )\[\^"\\\\\]', lambda m: m.group(1) + _JSON_CHAR, grammar,
                   flags=re.MULTILINE)
 
@@ -114,8 +102,8 @@ def schema_grammar(schema: dict[str, Any], *, tighten: bool = True) -> str:
     except Exception as exc:
         raise ConfigurationError(
             f"Cannot turn this JSON schema into a grammar ({type(exc).__name__}: {exc}). "
-            "Simplify the schema (local $refs, anyOf, enums, objects, arrays and scalar "
-            "types are supported)."
+            "Fix or simplify the schema (local $refs, anyOf, enums, bounds, patterns, objects, "
+            "arrays and scalar types are supported)."
         ) from exc
 
 

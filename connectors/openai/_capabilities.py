@@ -69,8 +69,8 @@ def _ask(client: Any, model: str, **req: Any) -> Any:
     except openai.APIConnectionError:
         raise  # the server is not there: that is an error for the caller, not a capability
     except openai.APIStatusError as exc:
-        if exc.status_code in (401, 403, 404):
-            raise  # wrong key or model: surface it, do not record "unsupported"
+        if exc.status_code in (401, 403, 404, 408, 409, 429) or exc.status_code > 500:
+            raise  # wrong key or model, or a busy server: not a missing feature
         return None  # 400/422/500: the feature is not supported
 
 

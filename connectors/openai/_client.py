@@ -4,12 +4,15 @@ Against OpenAI-compatible local servers it adds what those servers often lack
 (see ``_capabilities.py`` and ``_shims.py``): a one-time capability probe, a shim
 for named and required ``tool_choice``, ``response_format`` in the style the server
 understands, and strict recovery of tool calls the model wrote as message text.
+Every request is retried under one policy (``_retry.py``: errors, malformed bodies
+and broken streams alike), keys go only to the server they were configured for
+(``_auth.py``), and failures arrive as one redacted :class:`LLMError`
+(``_errors.py``). Streaming lives in ``_stream.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -18,9 +21,13 @@ from typing import Any
 from sapient.core.errors import ConfigurationError, LLMError
 from sapient.core.llm import LLMResponse, StreamDelta, forced_tool, tool_choice_mode
 from sapient.core.messages import Message, ToolCall, Usage
+from sapient.core.redact import redact
 
+from ._auth import Credentials, credentials, is_openai_host, server_name
 from ._capabilities import FULL, ServerCapabilities, probe_server
+from ._errors import as_llm_error, gave_up
 from ._recovery import recover_tool_calls
+from ._retry import MalformedResponse, RetryPolicy, arun_with_retries, run_with_retries
 from ._shims import (
     any_call_schema,
     call_instruction,
@@ -29,17 +36,35 @@ from ._shims import (
     with_instruction,
 )
 
-__all__ = ["OpenAIChat", "parse_spec"]
+__all__ = ["OpenAIChat", "parse_spec", "split_options"]
+
+
+def split_options(rest: str) -> tuple[str, str]:
+    """``(spec without options, query)``: options follow a ``?`` after the model id.
+
+    For a server URL the options come after ``#model`` (``http://h/v1#m?fallback=...``),
+    so a URL's own query string stays part of the URL.
+    """
+    if rest.startswith(("http://", "https://")):
+        head, sep, tail = rest.partition("#")
+        model, _, query = tail.partition("?")
+        return head + sep + model, query
+    model, _, query = rest.partition("?")
+    return model, query
 
 
 def parse_spec(rest: str) -> tuple[str | None, str]:
-    """Split ``gpt-4o-mini`` or ``http://host:port/v1#model`` into (base_url, model)."""
+    """Split ``gpt-4o-mini`` or ``http://host:port/v1#model`` into (base_url, model).
+
+    Options after ``?`` (see :func:`split_options`) are ignored here.
+    """
+    rest = split_options(rest)[0]
     if rest.startswith(("http://", "https://")):
         base_url, _, model = rest.partition("#")
         if not model:
             raise ConfigurationError(
-                f"No model id in {rest!r}: write the server URL, then '#' and the model, "
-                "e.g. 'openai:http://127.0.0.1:11434/v1#llama3.1'."
+                f"No model id in {redact(rest)!r}: write the server URL, then '#' and the "
+                "model, e.g. 'openai:http://127.0.0.1:11434/v1#llama3.1'."
             )
         return base_url, model
     if not rest:
@@ -62,15 +87,22 @@ class OpenAIChat:
     Args:
         model: the model id.
         base_url: an OpenAI-compatible server's ``/v1`` URL; ``None`` for OpenAI.
-        api_key: default ``OPENAI_API_KEY``; local servers get a placeholder.
+        api_key: the key for this server. Default: ``OPENAI_API_KEY`` for OpenAI's
+            own API only; for any other server the variable named by
+            ``api_key_env``, else ``SAPIENT_LLM_API_KEY``, else no key at all.
+        api_key_env: the environment variable holding this server's key.
         client / async_client: injected SDK clients (tests pass fakes or servers).
-        timeout, max_retries: handed to the SDK, which retries connection errors,
-            429 and 5xx with backoff; what still fails becomes an :class:`LLMError`.
+        timeout: seconds one request may wait for the server's next bytes.
+        max_retries: retries after the first try (shorthand for ``retry``).
+        retry: the full :class:`RetryPolicy` (attempts, time budget, backoff);
+            default 4 attempts within 60 s. The SDK's own retries are off.
         capabilities: what the server enforces; default: probed on first need for
             a ``base_url`` server, assumed complete for OpenAI itself.
-        probe: probe the server (default: only when ``base_url`` is set).
+        probe: probe the server (default: for any server but OpenAI's own API).
         recover_tool_calls: turn a reply whose whole text is a valid JSON call to a
             known tool into a tool call (default on).
+        writes_answers: whether the model writes answers from tool results itself
+            (default True; plugins that compose answers from evidence read it).
     """
 
     provider = "openai"
@@ -81,48 +113,68 @@ class OpenAIChat:
         *,
         base_url: str | None = None,
         api_key: str | None = None,
+        api_key_env: str | None = None,
         client: Any = None,
         async_client: Any = None,
         timeout: float = 120.0,
-        max_retries: int = 2,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
         default_options: dict[str, Any] | None = None,
         capabilities: ServerCapabilities | None = None,
         probe: bool | None = None,
         recover_tool_calls: bool = True,
+        writes_answers: bool = True,
     ) -> None:
         self.model = model
         self.base_url = base_url
         self._api_key = api_key
+        self.api_key_env = api_key_env
         self._client = client
         self._async_client = async_client
         self.timeout = timeout
-        self.max_retries = max_retries
+        if retry is None:
+            retry = RetryPolicy() if max_retries is None else RetryPolicy(attempts=max_retries + 1)
+        self.retry = retry
         self.default_options = dict(default_options or {})
         self._capabilities = capabilities
-        self.probe = probe if probe is not None else base_url is not None
+        self.probe = probe if probe is not None else not is_openai_host(base_url)
         self.recover_tool_calls = recover_tool_calls
+        self.writes_answers = writes_answers
         self._probe_lock = threading.Lock()
+        self._credentials: Credentials | None = None
+
+    def __repr__(self) -> str:
+        return f"OpenAIChat({self.model!r}, server={self.where!r})"
+
+    @property
+    def max_retries(self) -> int:
+        return self.retry.attempts - 1
+
+    @property
+    def where(self) -> str:
+        """The server, as named in messages (credentials masked)."""
+        return server_name(self.base_url)
 
     # -- clients -------------------------------------------------------------------
 
-    def _key(self) -> str:
-        key = self._api_key or os.environ.get("OPENAI_API_KEY")
-        if key:
-            return key
-        if self.base_url is not None:
-            return "sk-no-key-required"
-        raise ConfigurationError(
-            "OPENAI_API_KEY is not set. Export it, pass api_key=..., or point Sapient at a "
-            "local OpenAI-compatible server: --llm 'openai:http://127.0.0.1:11434/v1#MODEL'."
-        )
+    @property
+    def credentials(self) -> Credentials:
+        """The key this connector sends, and where it came from (see ``_auth.py``)."""
+        if self._credentials is None:
+            self._credentials = credentials(self.base_url, self._api_key, self.api_key_env)
+        return self._credentials
+
+    def _secrets(self) -> tuple[str, ...]:
+        key = self._credentials.key if self._credentials is not None else self._api_key
+        return (key,) if key else ()
 
     @property
     def client(self) -> Any:
         if self._client is None:
             import openai
 
-            self._client = openai.OpenAI(api_key=self._key(), base_url=self.base_url,
-                                         timeout=self.timeout, max_retries=self.max_retries)
+            self._client = openai.OpenAI(base_url=self.base_url, timeout=self.timeout,
+                                         max_retries=0, **self.credentials.client_options())
         return self._client
 
     @property
@@ -131,8 +183,8 @@ class OpenAIChat:
             import openai
 
             self._async_client = openai.AsyncOpenAI(
-                api_key=self._key(), base_url=self.base_url, timeout=self.timeout,
-                max_retries=self.max_retries)
+                base_url=self.base_url, timeout=self.timeout, max_retries=0,
+                **self.credentials.client_options(asynchronous=True))
         return self._async_client
 
     @property
@@ -144,14 +196,20 @@ class OpenAIChat:
                     if not self.probe:
                         self._capabilities = FULL
                     else:
-                        import openai
-
-                        try:
-                            self._capabilities = probe_server(self.client, self.model,
-                                                              self.base_url)
-                        except openai.OpenAIError as exc:
-                            raise self._error(exc) from exc
+                        self._capabilities = run_with_retries(
+                            lambda timeout: self._guarded(
+                                lambda: probe_server(self.client, self.model, self.base_url)),
+                            self.retry, self._gave_up, self.timeout)
         return self._capabilities
+
+    def _guarded(self, fn: Any) -> Any:
+        """``fn()`` with every failure turned into an :class:`LLMError`."""
+        try:
+            return fn()
+        except (ConfigurationError, LLMError):
+            raise
+        except Exception as exc:  # any SDK, HTTP or decoding failure: one error type
+            raise self._error(exc) from exc
 
     # -- request/response mapping -------------------------------------------------------
 
@@ -192,47 +250,69 @@ class OpenAIChat:
         return req
 
     @staticmethod
-    def parse_response(resp: Any) -> LLMResponse:
-        choice = resp.choices[0]
-        msg = choice.message
-        calls = [
-            ToolCall(name=c.function.name, arguments=c.function.arguments or "{}", id=c.id or "")
-            for c in (msg.tool_calls or [])
-        ]
+    def parse_response(resp: Any, where: str = "the server") -> LLMResponse:
+        """An SDK completion as an :class:`LLMResponse`.
+
+        Raises:
+            MalformedResponse: the body is not a chat completion (no choices, no
+                message, a tool call without a function).
+        """
+        choices = getattr(resp, "choices", None)
+        if not choices:
+            raise MalformedResponse(
+                f"{where} answered without any choice in its reply, so there is no answer "
+                "to read.", provider="openai", retryable=True)
+        choice = choices[0]
+        msg = getattr(choice, "message", None)
+        if msg is None:
+            raise MalformedResponse(f"{where} sent a choice without a message.",
+                                    provider="openai", retryable=True)
+        calls = []
+        for c in msg.tool_calls or []:
+            function = getattr(c, "function", None)
+            if function is None or not getattr(function, "name", None):
+                raise MalformedResponse(f"{where} sent a tool call without a function name.",
+                                        provider="openai", retryable=True)
+            calls.append(ToolCall(name=function.name, arguments=function.arguments or "{}",
+                                  id=c.id or ""))
         usage = Usage()
         if getattr(resp, "usage", None) is not None:
             usage = Usage(resp.usage.prompt_tokens or 0, resp.usage.completion_tokens or 0, 1)
         return LLMResponse(text=msg.content, tool_calls=calls, usage=usage,
                            finish_reason=choice.finish_reason, model=resp.model, raw=resp)
 
-    def _error(self, exc: Exception) -> LLMError:
-        import openai
+    def _error(self, exc: BaseException) -> LLMError:
+        return as_llm_error(exc, where=self.where, model=self.model, timeout=self.timeout,
+                            secrets=self._secrets())
 
-        where = self.base_url or "api.openai.com"
-        if isinstance(exc, openai.AuthenticationError):
-            return LLMError(f"The server at {where} refused the API key (401). Check "
-                            "OPENAI_API_KEY.", provider="openai", model=self.model, status_code=401)
-        if isinstance(exc, openai.RateLimitError):
-            return LLMError(f"Rate limited by {where} after {self.max_retries} retries (429). "
-                            "Wait and try again, or lower the request rate.", provider="openai",
-                            model=self.model, status_code=429, retryable=True)
-        if isinstance(exc, openai.APITimeoutError):
-            return LLMError(f"No answer from {where} within {self.timeout:g} s "
-                            f"(after {self.max_retries} retries). Raise timeout= or check the "
-                            "server.", provider="openai", model=self.model, retryable=True)
-        if isinstance(exc, openai.APIConnectionError):
-            return LLMError(f"Cannot connect to {where}: {exc}. Is the server running and the "
-                            "URL right?", provider="openai", model=self.model, retryable=True)
-        if isinstance(exc, openai.NotFoundError):
-            return LLMError(f"{where} does not know model '{self.model}' (404). List the "
-                            "server's models and pass one of them.", provider="openai",
-                            model=self.model, status_code=404)
-        if isinstance(exc, openai.APIStatusError):
-            return LLMError(f"{where} answered {exc.status_code}: {exc.message}",
-                            provider="openai", model=self.model, status_code=exc.status_code,
-                            retryable=exc.status_code >= 500)
-        return LLMError(f"OpenAI request failed: {type(exc).__name__}: {exc}",
-                        provider="openai", model=self.model)
+    def _gave_up(self, tries: Any) -> LLMError:
+        return gave_up(tries, where=self.where, model=self.model)
+
+    def _request(self, req: dict[str, Any], timeout: float) -> LLMResponse:
+        """One try: send ``req`` and parse the reply (any failure as an LLMError)."""
+        def send() -> LLMResponse:
+            raw = self.client.chat.completions.create(**req)
+            return self.parse_response(raw, self.where)
+
+        return self._guarded(send)  # type: ignore[no-any-return]
+
+    def create(self, req: dict[str, Any]) -> LLMResponse:
+        """Send ``req`` under the retry policy; the parsed reply or one clear error."""
+        return run_with_retries(lambda t: self._request(req, t), self.retry, self._gave_up,
+                                self.timeout)
+
+    async def acreate(self, req: dict[str, Any]) -> LLMResponse:
+        """The async twin of :meth:`create`."""
+        async def once(timeout: float) -> LLMResponse:
+            try:
+                raw = await self.async_client.chat.completions.create(**req)
+                return self.parse_response(raw, self.where)
+            except (ConfigurationError, LLMError):
+                raise
+            except Exception as exc:  # one error type, as in _guarded
+                raise self._error(exc) from exc
+
+        return await arun_with_retries(once, self.retry, self._gave_up, self.timeout)
 
     # -- shims ------------------------------------------------------------------------
 
@@ -301,102 +381,19 @@ class OpenAIChat:
 
     def complete(self, messages: Sequence[Message], tools: Sequence[Any] = (),
                  **options: Any) -> LLMResponse:
-        import openai
-
         req, mode = self.plan(messages, tools, options)
-        try:
-            resp = self.client.chat.completions.create(**req)
-        except openai.OpenAIError as exc:
-            raise self._error(exc) from exc
-        return self.read(self.parse_response(resp), mode, tools, options)
+        return self.read(self.create(req), mode, tools, options)
 
     async def acomplete(self, messages: Sequence[Message], tools: Sequence[Any] = (),
                         **options: Any) -> LLMResponse:
-        import openai
-
         if self._capabilities is None and self.probe:
             await asyncio.to_thread(lambda: self.capabilities)  # probing blocks: not here
         req, mode = self.plan(messages, tools, options)
-        try:
-            resp = await self.async_client.chat.completions.create(**req)
-        except openai.OpenAIError as exc:
-            raise self._error(exc) from exc
-        return self.read(self.parse_response(resp), mode, tools, options)
+        return self.read(await self.acreate(req), mode, tools, options)
 
     def stream(self, messages: Sequence[Message], tools: Sequence[Any] = (),
                **options: Any) -> Iterator[StreamDelta | LLMResponse]:
-        import openai
+        from ._stream import stream_chat
 
-        req, mode = self.plan(messages, tools, options)
-        if mode != "native":  # a shimmed call arrives whole
-            try:
-                raw = self.client.chat.completions.create(**req)
-            except openai.OpenAIError as exc:
-                raise self._error(exc) from exc
-            yield self.read(self.parse_response(raw), mode, tools, options)
-            return
-        req["stream"] = True
-        req["stream_options"] = {"include_usage": True}
-        choice = {**self.default_options, **options}.get("tool_choice")
-        # Text that may be a leaked tool call is held back until the end, so a
-        # recovered call is never shown to the user as text.
-        watch = bool(tools) and choice != "none" and self.recover_tool_calls
-        held: list[str] = []
-        holding: bool | None = None if watch else False
-        text: list[str] = []
-        calls: dict[int, dict[str, Any]] = {}
-        usage = Usage()
-        finish = None
-        model = self.model
-        answered = False
-        try:
-            for chunk in self.client.chat.completions.create(**req):
-                if getattr(chunk, "usage", None) is not None:
-                    usage = Usage(chunk.usage.prompt_tokens or 0,
-                                  chunk.usage.completion_tokens or 0, 1)
-                model = getattr(chunk, "model", None) or model
-                if not chunk.choices:
-                    continue
-                answered = True
-                choice_ = chunk.choices[0]
-                finish = choice_.finish_reason or finish
-                delta = choice_.delta
-                if delta.content:
-                    text.append(delta.content)
-                    if holding is None:
-                        held.append(delta.content)
-                        start = "".join(held).lstrip()
-                        if start:
-                            holding = start[0] in "{[`<"
-                            if not holding:
-                                yield StreamDelta("".join(held))
-                                held.clear()
-                    elif holding:
-                        held.append(delta.content)
-                    else:
-                        yield StreamDelta(delta.content)
-                for tc in delta.tool_calls or []:
-                    slot = calls.setdefault(tc.index, {"id": "", "name": "", "arguments": ""})
-                    if tc.id:
-                        slot["id"] = tc.id
-                    if tc.function is not None:
-                        slot["name"] += tc.function.name or ""
-                        slot["arguments"] += tc.function.arguments or ""
-        except openai.OpenAIError as exc:
-            raise self._error(exc) from exc
-        if not answered and tools:
-            # Some servers cannot stream tool calls and close the stream empty
-            # (llama-cpp-python: "Automatic streaming tool choice is not supported").
-            response = self.complete(messages, tools, **options)
-            if response.text:
-                yield StreamDelta(response.text)
-            yield response
-            return
-        tool_calls = [ToolCall(c["name"], c["arguments"] or "{}", c["id"])
-                      for _, c in sorted(calls.items())]
-        response = self.read(LLMResponse(text="".join(text) or None, tool_calls=tool_calls,
-                                         usage=usage, finish_reason=finish, model=model),
-                             mode, tools, options)
-        if held and response.text:
-            yield StreamDelta("".join(held))
-        yield response
+        yield from stream_chat(self, messages, tools, options)
+

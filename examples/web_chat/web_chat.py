@@ -19,19 +19,10 @@ from pathlib import Path
 
 from rich.console import Console
 from sapient import ConfigurationError, Host, Settings
-from sapient.plugins.demo import DEMO_TOOLS, SemanticRouter, prepare
+from sapient.plugins.demo import SYSTEM_PROMPT, demo_tools, graph_spec, prepare
 from sapient.plugins.serve import ServeConfig, serve
 
 LOCAL_LLM = "llamacpp:default"
-
-SYSTEM_PROMPT = (
-    "You are the assistant of Lumora Labs, maker of the Aurora greenhouse controllers. "
-    "Answer from the tools, not from memory. For product, pricing, support and policy "
-    "questions call search_documents and cite the [source_id] of the passages you use; for "
-    "people and who knows whom call graph_retrieve; for checkout latency call "
-    "detect_anomalies with csv_path='{series}' and column='latency_ms'. If the tools find "
-    "no sufficient evidence, say you do not know."
-)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,25 +33,28 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     console = Console(stderr=True, highlight=False)
     base = Settings.from_env()
-    settings = base.with_(home=args.home or base.home / "web_chat", index="demo", graph=None,
+    settings = base.with_(home=args.home or base.home / "web_chat",
                           llm=args.llm or base.llm or LOCAL_LLM)
-    console.print(f"[dim]Preparing the sample data under {settings.home} ...[/dim]")
-    prepared = prepare(settings, console)
     host = Host(settings)
-    tools = [name for name in DEMO_TOOLS if name in host.tools()]
-    # The 270M local model cannot choose tools by itself: its first look-up is routed by
-    # embedding similarity (see sapient.plugins.demo). Any --llm model chooses on its own.
-    plugins = [SemanticRouter(host, prepared.get("series"))] if settings.llm == LOCAL_LLM else []
-    config = ServeConfig(llm=settings.llm, tools=tools, plugins=plugins, port=args.port,
-                         system_prompt=SYSTEM_PROMPT.format(series=prepared.get("series", "")),
-                         max_steps=4, model_options={"max_tokens": 200} if plugins else {})
+    console.print(f"[dim]Preparing the sample data under {settings.home} ...[/dim]")
+    prepared = prepare(host, lambda text: console.print(f"[dim]{text}[/dim]"))
+    store = host.graph_store(graph_spec(host)) if "graph" in prepared else None
+    # The demo's tools, one per kind of source. With the bundled base model every first
+    # turn is a look-up and the answer is composed from the evidence, with citations
+    # (sapient.plugins.answers); any --llm model chooses and writes on its own.
+    config = ServeConfig(llm=settings.llm, tools=demo_tools(host, prepared, store),
+                         system_prompt=SYSTEM_PROMPT, max_steps=4, port=args.port,
+                         model_options={"max_tokens": 200, "tool_choice": "required"})
     config.with_env_key()
     try:
         return serve(config, host)
     except ConfigurationError as exc:
-        console.print("[red]Error:[/red] ", end="")
+        console.print("error: ", end="")
         console.print(str(exc), markup=False)
         return 2
+    finally:
+        if store is not None:
+            store.close()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,128 @@
+"""Plain-text helpers for composing answers: sentences, content terms, question types.
+
+Rule-based on purpose: they must work offline, in any process, in microseconds. Word
+stems come from PyStemmer (Snowball, already a retrieval dependency) when it is
+installed, so "logging" meets "logs"; without it words are compared as written.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+__all__ = ["split_sentences", "terms", "question_type", "has_answer_type", "words"]
+
+_ABBREV = {"e.g", "i.e", "etc", "vs", "dr", "mr", "mrs", "ms", "st", "no", "fig", "approx",
+           "inc", "ltd", "co", "corp", "jr", "sr", "u.s", "u.k", "ca", "c"}
+_BOUNDARY = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+_WORD = re.compile(r"[A-Za-z0-9]+(?:[.,'][A-Za-z0-9]+)*")
+
+#: Function words that say nothing about what a sentence is about.
+STOPWORDS = frozenset((
+    "a", "an", "the", "and", "or", "but", "if", "then", "than", "of", "to", "in", "on", "at",
+    "by", "for", "with", "from", "into", "onto", "about", "as", "is", "are", "was", "were", "be",
+    "been", "being", "am", "do", "does", "did", "done", "have", "has", "had", "having", "it",
+    "its", "this", "that", "these", "those", "there", "their", "they", "them", "he", "she", "his",
+    "her", "him", "we", "us", "our", "you", "your", "i", "me", "my", "what", "which", "who",
+    "whom", "whose", "when", "where", "why", "how", "whether", "not", "no", "nor", "so", "such",
+    "can", "could", "would", "should", "will", "shall", "may", "might", "must", "also", "just",
+    "only", "very", "more", "most", "much", "many", "some", "any", "each", "every", "all", "both",
+    "other", "another", "own", "same", "too", "up", "down", "out", "over", "under", "again",
+    "further", "once", "here", "s", "t", "d", "ll", "m", "o", "re", "ve", "y", "ever", "doing",
+    "one",
+))
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a passage; lines (list items, headings) are split too."""
+    out: list[str] = []
+    for line in re.split(r"\n\s*\n|\n(?=\s*(?:[-*•#]|\d+[.)])\s)|\n", text):
+        line = re.sub(r"^\s*(?:[-*•#]+|\d+[.)])\s+", "", line).strip()
+        if not line:
+            continue
+        start = 0
+        for m in _BOUNDARY.finditer(line):
+            before = line[start:m.start()].rstrip("\"')]").rsplit(None, 1)
+            last = before[-1].rstrip(".").lower() if before else ""
+            if last in _ABBREV or (len(last) == 1 and last.isalpha()):
+                continue
+            out.append(line[start:m.start()].strip())
+            start = m.end()
+        out.append(line[start:].strip())
+    return [s for s in out if s]
+
+
+def words(text: str) -> list[str]:
+    """Word tokens as written (numbers keep their inner dots and commas)."""
+    return _WORD.findall(text)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> object | None:
+    try:
+        import Stemmer  # PyStemmer
+    except ImportError:
+        return None
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    stemmer = _stemmer()
+    return stemmer.stemWord(word) if stemmer is not None else word  # type: ignore[attr-defined]
+
+
+def terms(text: str) -> list[str]:
+    """Content terms: lower-cased, stemmed words that are not function words."""
+    return [_stem(w) for w in (t.lower().replace(",", "") for t in words(text))
+            if w not in STOPWORDS]
+
+
+# -- question types -----------------------------------------------------------------
+
+_TYPES = (
+    ("duration", r"\bhow long\b|\bfor how (?:many|much) (?:time|hours|days|years)\b"),
+    ("number", r"\bhow (?:many|much|large|big|high|far|old|often)\b|\bwhat (?:percentage|"
+               r"percent|proportion|number|amount)\b|\bwhat is the (?:number|amount|size)\b"),
+    ("time", r"\bwhen\b|\bwhat (?:year|years|century|date|day|month|time|decade|era|period)\b"
+             r"|\bwhich (?:year|century|date|day|month|decade)\b|\bin what (?:year|century)\b"),
+    ("person", r"\bwho\b|\bwhom\b|\bwhose\b"),
+    ("place", r"\bwhere\b|\bwhat (?:country|city|region|place|state|town|continent)\b"
+              r"|\bwhich (?:country|city|region|place|state|town|continent)\b"),
+)
+
+_UNITS = (r"(?:second|minute|hour|day|night|week|month|year|decade|centur(?:y|ies)|"
+          r"millenni(?:um|a)|ms|millisecond|h|hrs?|min|mins|yrs?)s?")
+_NUMBER_WORDS = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                 r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen|"
+                 r"several|half)")
+_MONTHS = (r"(?:January|February|March|April|May|June|July|August|September|October|"
+           r"November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)")
+_PATTERNS = {
+    "duration": re.compile(rf"(?:\d[\d.,]*|\b{_NUMBER_WORDS})[\s-]*{_UNITS}\b", re.I),
+    "number": re.compile(rf"\d|\b{_NUMBER_WORDS}\b", re.I),
+    "time": re.compile(rf"\b\d{{3,4}}s?\b|\b\d{{1,2}}(?:st|nd|rd|th)\b|\b{_MONTHS}\b|"
+                       r"\b\d{1,2}:\d{2}\b|\bcentur(?:y|ies)\b|\b(?:BC|AD|BCE|CE)\b|"
+                       r"\b(?:today|yesterday|daily|weekly|annually)\b"),
+    "person": re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-zA-Z'’-]+"),
+    "place": re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-zA-Z'’-]+"),
+}
+
+
+def question_type(question: str) -> str:
+    """``duration``, ``number``, ``time``, ``person``, ``place`` or ``other``."""
+    q = question.lower()
+    for name, pattern in _TYPES:
+        if re.search(pattern, q):
+            return name
+    return "other"
+
+
+def has_answer_type(sentence: str, qtype: str, question: str) -> bool:
+    """Whether ``sentence`` holds something of the kind the question asks for that the
+    question does not already say (a duration for "how long", a name for "who"...)."""
+    asked = {w.lower() for w in words(question)}
+    if qtype == "other":
+        return any(t not in set(terms(question)) for t in terms(sentence))
+    pattern = _PATTERNS[qtype]
+    return any(m.group(0).lower() not in asked for m in pattern.finditer(sentence))

@@ -1,0 +1,67 @@
+"""The built-in commands of ``sapient``: ``plugins``, ``tools``, ``run`` and ``chat``.
+
+They are registered through ``register_commands`` like any plugin's commands and use
+only Sapient's public API (``from sapient import Agent, ...``), so an installed plugin
+may replace any of them by registering a command of the same name (``sapient
+plugins`` then shows which one won). The terminal rendering of a run's events lives
+here too (:class:`EventPrinter`, :func:`chat_loop`): the agent loop never prints.
+
+Exit codes, the same for every command: 0 done; 1 the command ran but has no
+result to give (a run that stopped without an answer, files that could not be
+read); 2 bad input or configuration (the message says what to change); 130
+interrupted. Messages for the user go to stderr as one line ``error: ...`` or
+``warning: ...``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sapient import hookimpl
+
+if TYPE_CHECKING:
+    from ._chat import chat_loop
+    from ._render import EventPrinter, console, print_error
+
+__all__ = [
+    "DEFAULT_SYSTEM_PROMPT",
+    "EventPrinter",
+    "chat_loop",
+    "console",
+    "print_error",
+    "register_commands",
+]
+
+#: The system prompt of ``sapient run`` and ``sapient chat`` (``--system`` replaces it).
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful assistant. Use the available tools to look facts up instead of "
+    "guessing; cite sources as [source_id] when a tool gave them. If the tools find no "
+    "sufficient evidence, say so."
+)
+
+_LAZY = {"EventPrinter": "._render", "console": "._render", "print_error": "._render",
+         "chat_loop": "._chat"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@hookimpl
+def register_commands(register: Any) -> None:
+    """``sapient plugins``, ``tools``, ``run`` and ``chat``."""
+    from . import _agent_commands as agent_cmds
+    from . import _host_commands as host_cmds
+
+    register("plugins", host_cmds.run_plugins, configure=host_cmds.configure_plugins,
+             help="list plugins, what each provides, which won a name, load errors")
+    register("tools", host_cmds.run_tools, configure=host_cmds.configure_tools,
+             help="list registered tools")
+    register("run", agent_cmds.run_once, configure=agent_cmds.configure_run,
+             help="answer one question with the tools")
+    register("chat", agent_cmds.run_chat, configure=agent_cmds.configure_chat,
+             help="chat in the terminal (streaming; piped input works too)")
