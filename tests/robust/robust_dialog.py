@@ -97,11 +97,10 @@ def sent_tokens(messages: Sequence[Message]) -> int:
                if not (m.role == "system" and m.content == SYSTEM))
 
 
-def run_dialog(memory: ConversationMemory | None, turns: int = 200, *, seed: int = 0,
-               writes_answers: bool = True) -> DialogRun:
+def run_dialog(memory: ConversationMemory | None, turns: int = 200, *,
+               seed: int = 0) -> DialogRun:
     """``turns`` user messages: the facts first, the questions last, filler between."""
     llm = ScriptedLLM(function=brain)
-    llm.writes_answers = writes_answers  # type: ignore[attr-defined]
     session = Agent(llm, tools=[lookup], system_prompt=SYSTEM).chat(memory=memory)
     rng = random.Random(seed)
     out = DialogRun(llm=llm)

@@ -40,11 +40,25 @@ def test_a_plain_sliding_window_forgets_what_recall_keeps() -> None:
     assert set(window.answers.values()) == {"I do not know."}
 
 
-def test_a_model_that_cannot_write_is_trimmed_not_asked_to_summarise() -> None:
-    run = run_dialog(ConversationMemory(BUDGET), writes_answers=False)
+def test_trimming_instead_of_summaries_still_recalls_turn_1() -> None:
+    run = run_dialog(ConversationMemory(BUDGET, summarize=False))
     assert run.summary_calls == 0
     assert max(run.tokens) <= BUDGET
     assert run.answers == _expected()
+
+
+def test_a_model_that_cannot_write_is_trimmed_not_asked_to_summarise() -> None:
+    llm = ScriptedLLM(["unused"])
+    llm.writes_answers = False  # type: ignore[attr-defined]
+    memory = ConversationMemory(BUDGET)
+    memory.add([Message.user(FACTS[0]), Message.assistant("Nice to meet you.")])
+    for i in range(100):
+        memory.add([Message.user(f"Tell me about topic {i}, in a few words please."),
+                     Message.assistant("It is a topic. " * 8)])
+    history = memory.context(QUESTIONS[0][0], llm)
+    assert llm.calls == [] and memory.summary == "" and memory.folded > 0
+    assert "Biscuit" in history[0].content
+    assert memory.last_context_tokens <= BUDGET
 
 
 def test_the_summary_reaches_the_model_and_stays_within_its_share() -> None:

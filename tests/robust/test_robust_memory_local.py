@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sapient import Agent, ConversationMemory, Host, Message, Settings
+from sapient import ConversationMemory, Host, Message, Settings
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +29,7 @@ def test_the_local_model_s_tokenizer_sets_the_budget(local_llm) -> None:
     assert by_model + local_llm.count_tokens(question) + 4 <= budget
     assert memory.folded > 0
     assert "Biscuit" in history[0].content  # recalled from the archive
-    result = Agent(local_llm).run(question, history=history)  # the real model reads it
-    memory.add_result(result, history)
+    reply = local_llm.complete([*history, Message.user(question)], max_tokens=4)
+    assert reply.usage.prompt_tokens <= 2 * budget  # what it read: the budget plus its template
+    memory.add([Message.user(question), Message.assistant(reply.text or "")])
     assert memory.turns[-1][0].content == question
