@@ -9,8 +9,9 @@ import operator
 from typing import Any
 
 from sapient.core.hookspecs import hookimpl
+from sapient.core.tools import Tool
 
-__all__ = ["calculator", "current_time"]
+__all__ = ["FunctionsToolkit", "calculator", "current_time", "register_tools"]
 
 _BINOPS = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
@@ -72,7 +73,20 @@ def current_time(timezone_offset_hours: float = 0.0) -> str:
     return _dt.datetime.now(tz).isoformat(timespec="seconds")
 
 
+class FunctionsToolkit:
+    """The built-in plain-function tools: ``FunctionsToolkit(host).tools()``.
+
+    They need nothing from the host; it is taken for the same shape as every plugin.
+    """
+
+    def __init__(self, host: Any = None) -> None:
+        self.host = host
+
+    def tools(self) -> list[Tool]:
+        return [Tool.from_function(calculator), Tool.from_function(current_time)]
+
+
 @hookimpl
-def register_tools(register: Any) -> None:
-    register(calculator)
-    register(current_time)
+def register_tools(register: Any, host: Any) -> None:
+    for t in FunctionsToolkit(host).tools():
+        register(t)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib.util
 from typing import TYPE_CHECKING, Any
 
+from sapient.core._lazy import lazy_exports
 from sapient.core.hookspecs import hookimpl
 
 from ._errors import (
@@ -37,11 +38,12 @@ from ._types import Chunk, IngestSummary, SearchHit
 
 if TYPE_CHECKING:
     from ._index import DocumentIndex
-    from ._tool import DocumentSearch
+    from ._tool import DEFAULT_MIN_SCORE, DocumentSearch, RetrievalToolkit
 
 __all__ = [
     "DocumentIndex",
     "DocumentSearch",
+    "RetrievalToolkit",
     "SearchHit",
     "Chunk",
     "IngestSummary",
@@ -56,18 +58,11 @@ __all__ = [
     "register_commands",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    # DocumentIndex needs numpy at import; keep `import sapient.plugins.retrieval` light.
-    if name == "DocumentIndex":
-        from ._index import DocumentIndex
-
-        return DocumentIndex
-    if name in ("DocumentSearch", "DEFAULT_MIN_SCORE"):
-        from . import _tool
-
-        return getattr(_tool, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# DocumentIndex needs numpy at import; keep `import sapient.plugins.retrieval` light.
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "DocumentIndex": "._index",
+    "DocumentSearch": "._tool", "RetrievalToolkit": "._tool", "DEFAULT_MIN_SCORE": "._tool",
+})
 
 
 def _available() -> bool:
@@ -75,13 +70,14 @@ def _available() -> bool:
 
 
 @hookimpl
-def register_tools(register: Any, settings: Any) -> None:
+def register_tools(register: Any, host: Any) -> None:
     """Offer ``search_documents`` over the index ``settings.index`` (when the extra is in)."""
     if not _available():
         return
-    from ._tool import DocumentSearch
+    from ._tool import RetrievalToolkit
 
-    register(DocumentSearch(settings).as_function())
+    for tool in RetrievalToolkit(host).tools():
+        register(tool)
 
 
 @hookimpl

@@ -19,13 +19,6 @@ def _console(args: argparse.Namespace) -> Any:
     return Console(stderr=False, highlight=False, no_color=getattr(args, "no_color", False))
 
 
-def _resolver(host: Any, override: str | None) -> Any:
-    def resolve(spec: str | None) -> Any:
-        return host.embedder(override or spec)
-
-    return resolve
-
-
 def configure_ingest(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help="files or folders to index (txt, md, html, pdf)")
@@ -57,12 +50,11 @@ def run_ingest(args: argparse.Namespace, host: Any) -> int:
                                  ("index_type", args.index_type)) if v is not None}
     try:
         if _store.exists(path):
-            index = DocumentIndex.open(path, args.embedder, settings=settings,
-                                       embedder_resolver=_resolver(host, None), **options)
+            index = DocumentIndex.open(path, args.embedder, settings=settings, host=host,
+                                       **options)
         else:
             index = DocumentIndex.create(path, args.embedder or settings.embedder,
-                                         settings=settings,
-                                         embedder_resolver=_resolver(host, None), **options)
+                                         settings=settings, host=host, **options)
         summary = index.ingest(args.paths, sync=not args.no_sync, show_progress=True)
         if summary.changed or not _store.exists(path):
             index.save()
@@ -116,8 +108,7 @@ def run_search(args: argparse.Namespace, host: Any) -> int:
     name = args.index or settings.index
     path = settings.index_dir(name)
     try:
-        index = DocumentIndex.open(path, settings=settings,
-                                   embedder_resolver=_resolver(host, None))
+        index = DocumentIndex.open(path, settings=settings, host=host)
         hits = index.search(args.query, k=args.k, mode=args.mode,
                             filters=_parse_filter(args.filter) or None)
     except SapientError as exc:

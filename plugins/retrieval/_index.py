@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,11 +45,50 @@ def _embedder_name(embedder: Any) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def resolve_embedder(spec: str | None, settings: Any = None) -> Any:
-    """Build an embedder from a spec through the plugin host (default: the settings')."""
-    from sapient.core.plugins import Host
+def resolve_embedder(spec: str | None, settings: Any = None, host: Any = None) -> Any:
+    """The embedder named by ``spec`` (default: the settings').
 
-    return Host(settings).embedder(spec)
+    Through ``host`` when there is one, so the user's plugins and settings apply and
+    the model is shared with every other tool of that host; otherwise straight from
+    the built-in embedder connectors (plain Python use without a host).
+    """
+    if host is not None:
+        return host.embedder(spec)
+    from sapient.plugins._resolve import resolve_builtin
+
+    return resolve_builtin("embedders", spec, settings)
+
+
+@dataclass(slots=True)
+class _Planned:
+    """One incoming chunk and the stored chunk it replaces (if any)."""
+
+    doc_id: str
+    chunk_id: str
+    text: str
+    meta: dict[str, Any]
+    hash: str
+    old: Chunk | None
+
+
+@dataclass(slots=True)
+class _Source:
+    """Where a chunk's vector comes from: ``same`` (stored vid), ``reuse`` (vid of a
+    chunk with the same text), ``new`` (row of the freshly embedded texts) or ``given``
+    (row of caller-supplied embeddings)."""
+
+    kind: Literal["same", "reuse", "new", "given"]
+    ref: int
+
+
+def _check_embeddings(embeddings: Any, n: int) -> np.ndarray | None:
+    if embeddings is None:
+        return None
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    if embeddings.ndim != 2 or len(embeddings) != n:
+        raise RetrievalError(f"embeddings must have one row per chunk ({n}), got shape "
+                             f"{embeddings.shape}.")
+    return embeddings
 
 
 class DocumentIndex:
@@ -69,15 +109,15 @@ class DocumentIndex:
         chunk_size, chunk_overlap: splitting of documents, in characters.
         settings: Sapient settings used to resolve a default embedder.
         hnsw_threshold: vector count at which ``auto`` switches to HNSW.
-        embedder_resolver: builds the embedder from a spec (e.g. ``Host.embedder``);
-            default: a plugin host made from ``settings``.
+        host: the :class:`~sapient.Host` that resolves the embedder spec (its plugins
+            and shared models apply); without one, the built-in embedder connectors
+            build it.
     """
 
     def __init__(self, embedder: Any = None, *, path: str | Path | None = None,
                  index_type: IndexKind = "auto", chunk_size: int = 800,
                  chunk_overlap: int = 100, settings: Any = None,
-                 hnsw_threshold: int = HNSW_THRESHOLD,
-                 embedder_resolver: Callable[[str | None], Any] | None = None) -> None:
+                 hnsw_threshold: int = HNSW_THRESHOLD, host: Any = None) -> None:
         if index_type not in ("auto", "flat", "hnsw"):
             raise RetrievalError(
                 f"index_type must be 'auto', 'flat' or 'hnsw', got {index_type!r}.")
@@ -85,7 +125,7 @@ class DocumentIndex:
         spec = embedder if isinstance(embedder, str) else None
         self._embedder = None if isinstance(embedder, str) else embedder
         self._embedder_spec: str | None = spec or _embedder_name(embedder)
-        self._resolver = embedder_resolver
+        self._host = host
         self._settings = settings
         self.index_type: IndexKind = index_type
         self.hnsw_threshold = hnsw_threshold
@@ -125,7 +165,7 @@ class DocumentIndex:
 
     @classmethod
     def open(cls, path: str | Path, embedder: Any = None, *, create: bool = False,
-             settings: Any = None, **options: Any) -> DocumentIndex:
+             settings: Any = None, host: Any = None, **options: Any) -> DocumentIndex:
         """Load the index saved at ``path``.
 
         Args:
@@ -135,6 +175,7 @@ class DocumentIndex:
                 ``sentence-transformers:all-MiniLM-L6-v2``).
             create: return a new empty index when none exists yet.
             settings: settings used to build the recorded embedder.
+            host: the host that builds it (see the class docstring).
             options: ``index_type``, ``chunk_size``, ``chunk_overlap`` overrides.
 
         Raises:
@@ -145,10 +186,11 @@ class DocumentIndex:
         """
         path = Path(path).expanduser()
         if create and not _store.exists(path):
-            return cls.create(path, embedder, settings=settings, **options)
+            return cls.create(path, embedder, settings=settings, host=host, **options)
         snap_dir, manifest = _store.read_snapshot(path)
         try:
-            return cls._from_snapshot(path, snap_dir, manifest, embedder, settings, options)
+            return cls._from_snapshot(path, snap_dir, manifest, embedder, settings,
+                                      {**options, "host": host})
         except (RetrievalError, MemoryError):
             raise
         except Exception as exc:  # any parse failure of a checksummed file
@@ -215,10 +257,7 @@ class DocumentIndex:
     def embedder(self) -> Any:
         """The embedder, built from the recorded or default spec on first use."""
         if self._embedder is None:
-            if self._resolver is not None:
-                self._embedder = self._resolver(self._embedder_spec)
-            else:
-                self._embedder = resolve_embedder(self._embedder_spec, self._settings)
+            self._embedder = resolve_embedder(self._embedder_spec, self._settings, self._host)
             self._embedder_spec = self._embedder_spec or _embedder_name(self._embedder)
         return self._embedder
 
@@ -281,11 +320,31 @@ class DocumentIndex:
 
         ``docs`` holds ``(doc_id, [(chunk_id, text, metadata), ...])``. With
         ``replace`` a document's old chunks missing from the new list are deleted.
-        ``embeddings`` (one row per chunk, in order) skips the embedder.
+        ``embeddings`` (one row per chunk, in order) skips the embedder. Steps: plan
+        what each chunk needs, find or compute its vector, apply the changes.
         """
         t0 = time.perf_counter()
         summary = IngestSummary()
-        plan: list[tuple[str, str, str, dict[str, Any], str, Chunk | None]] = []
+        plan = self._plan(docs)
+        given = _check_embeddings(embeddings, len(plan))
+        with self._lock:
+            sources, need = self._vector_sources(plan, given is not None, summary)
+            new_vectors = self._embed([plan[r].text for r in need], show_progress)
+            summary.embedded = len(need) if given is None else sum(
+                s.kind == "given" for s in sources)
+            vectors = self._gather_vectors(sources, given, new_vectors)
+            add_ids, add_rows, remove_vids, touched = self._apply(plan, sources, vectors)
+            if replace:
+                remove_vids.extend(self._drop_missing(docs, summary))
+            self._write_vectors(add_ids, add_rows, remove_vids)
+            self._mark_changed(summary.changed, touched)
+        summary.seconds = time.perf_counter() - t0
+        return summary
+
+    def _plan(self, docs: Sequence[tuple[str, list[tuple[str, str, dict[str, Any]]]]]
+              ) -> list[_Planned]:
+        """Validate the incoming chunks and pair each with the stored chunk it replaces."""
+        plan: list[_Planned] = []
         seen: set[str] = set()
         for doc_id, items in docs:
             for chunk_id, text, meta in items:
@@ -298,113 +357,125 @@ class DocumentIndex:
                         f"Text of {chunk_id!r} must be a string, got {type(text).__name__}.")
                 meta = jsonable_metadata(meta)
                 meta.update(doc_id=doc_id, chunk_id=chunk_id)
-                h = text_hash(text)
                 old = self._chunks.get(chunk_id)
                 if old is not None and old.doc_id != doc_id:
                     raise RetrievalError(
                         f"Chunk id {chunk_id!r} already belongs to document {old.doc_id!r}; "
                         "use another id or delete that document first.")
-                plan.append((doc_id, chunk_id, text, meta, h, old))
-        if embeddings is not None:
-            embeddings = np.asarray(embeddings, dtype=np.float32)
-            if embeddings.ndim != 2 or len(embeddings) != len(plan):
-                raise RetrievalError(
-                    f"embeddings must have one row per chunk ({len(plan)}), got shape "
-                    f"{embeddings.shape}.")
-        with self._lock:
-            # Which chunks need a vector, and which vectors can be reused by hash.
-            known: dict[str, int] = {c.hash: c.vid for c in self._chunks.values()}
-            need_rows: list[int] = []
-            to_embed: dict[str, int] = {}
-            vec_source: list[tuple[str, Any]] = []  # ("reuse", vid) | ("new", key) | ("same",)
-            for row, (_doc_id, _cid, _text, meta, h, old) in enumerate(plan):
-                if old is not None and old.hash == h:
-                    vec_source.append(("same", old.vid))
-                    if _same_meta(old.metadata, meta):
-                        summary.skipped += 1
-                    else:
-                        summary.updated += 1
-                    continue
-                if old is None:
-                    summary.added += 1
+                plan.append(_Planned(doc_id, chunk_id, text, meta, text_hash(text), old))
+        return plan
+
+    def _vector_sources(self, plan: list[_Planned], given: bool, summary: IngestSummary
+                        ) -> tuple[list[_Source], list[int]]:
+        """Where each chunk's vector comes from, counting added/updated/skipped chunks.
+
+        Unchanged text keeps its vector; text already stored under another id reuses
+        that vector; only new text is embedded, once per distinct text. Returns the
+        sources and the plan rows to embed.
+        """
+        known: dict[str, int] = {c.hash: c.vid for c in self._chunks.values()}
+        need: list[int] = []
+        to_embed: dict[str, int] = {}
+        sources: list[_Source] = []
+        for row, p in enumerate(plan):
+            if p.old is not None and p.old.hash == p.hash:
+                sources.append(_Source("same", p.old.vid))
+                if _same_meta(p.old.metadata, p.meta):
+                    summary.skipped += 1
                 else:
                     summary.updated += 1
-                if embeddings is not None:
-                    vec_source.append(("given", row))
-                elif h in known:
-                    vec_source.append(("reuse", known[h]))
-                else:
-                    if h not in to_embed:
-                        to_embed[h] = len(need_rows)
-                        need_rows.append(row)
-                    vec_source.append(("new", to_embed[h]))
-            new_vectors = self._embed([plan[r][2] for r in need_rows], show_progress)
-            summary.embedded = len(need_rows) if embeddings is None else len(
-                [s for s in vec_source if s[0] == "given"])
-            # Gather the vectors of changed chunks.
-            add_ids: list[int] = []
-            add_rows: list[np.ndarray] = []
-            remove_vids: list[int] = []
-            touched = False
-            reuse_vids = [s[1] for s in vec_source if s[0] == "reuse"]
-            reused = dict(zip(reuse_vids, self._vectors.reconstruct(reuse_vids), strict=True)
-                          ) if reuse_vids and self._vectors is not None else {}
-            for (doc_id, chunk_id, text, meta, h, old), src in zip(plan, vec_source, strict=True):
-                if src[0] == "same":
-                    assert old is not None
-                    touched = touched or old.metadata != meta
-                    old.metadata = meta
-                    old.text = text
-                    continue
-                vid = self._next_vid
-                self._next_vid += 1
-                if src[0] == "given":
-                    vec = embeddings[src[1]]  # type: ignore[index]
-                elif src[0] == "reuse":
-                    vec = reused[src[1]]
-                else:
-                    vec = new_vectors[src[1]]
-                add_ids.append(vid)
-                add_rows.append(vec)
-                if old is not None:
-                    remove_vids.append(old.vid)
-                    self._by_vid.pop(old.vid, None)
-                chunk = Chunk(chunk_id, doc_id, text, meta, h, vid)
-                self._chunks[chunk_id] = chunk
-                self._by_vid[vid] = chunk_id
-                ids = self._docs.setdefault(doc_id, [])
-                if chunk_id not in ids:
-                    ids.append(chunk_id)
-            if replace:
-                for doc_id, items in docs:
-                    keep = {cid for cid, _, _ in items}
-                    gone = [cid for cid in self._docs.get(doc_id, []) if cid not in keep]
-                    remove_vids.extend(self._drop_chunks(gone))
-                    summary.deleted += len(gone)
-            if add_rows:
-                matrix = np.vstack(add_rows).astype(np.float32)
-                if self._vectors is None:
-                    self._vectors = VectorIndex(matrix.shape[1], self.index_type,
-                                                hnsw_threshold=self.hnsw_threshold)
-                elif matrix.shape[1] != self._vectors.dimension:
-                    raise EmbedderMismatchError(
-                        f"Vectors of dimension {matrix.shape[1]} cannot join an index of "
-                        f"dimension {self._vectors.dimension}; use the index's embedder.",
-                        path=self.path)
-                norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-                matrix = matrix / np.maximum(norms, 1e-12)
-                self._vectors.add(np.asarray(add_ids, dtype=np.int64), matrix)
-            if remove_vids and self._vectors is not None:
-                self._vectors.remove(remove_vids)
-            if touched:
-                self._dirty = True
-            if summary.changed:
-                self._dirty = True
-                self._rows_dirty = self._bm25_dirty = True
-            elif touched:
-                self._rows_dirty = True  # metadata columns changed
-        summary.seconds = time.perf_counter() - t0
-        return summary
+                continue
+            if p.old is None:
+                summary.added += 1
+            else:
+                summary.updated += 1
+            if given:
+                sources.append(_Source("given", row))
+            elif p.hash in known:
+                sources.append(_Source("reuse", known[p.hash]))
+            else:
+                if p.hash not in to_embed:
+                    to_embed[p.hash] = len(need)
+                    need.append(row)
+                sources.append(_Source("new", to_embed[p.hash]))
+        return sources, need
+
+    def _gather_vectors(self, sources: list[_Source], given: np.ndarray | None,
+                        new_vectors: np.ndarray) -> list[np.ndarray | None]:
+        """One vector per plan row (None for chunks whose text did not change)."""
+        reuse = [s.ref for s in sources if s.kind == "reuse"]
+        reused = dict(zip(reuse, self._vectors.reconstruct(reuse), strict=True)
+                      ) if reuse and self._vectors is not None else {}
+        pick = {"given": lambda r: given[r], "reuse": reused.__getitem__,  # type: ignore[index]
+                "new": new_vectors.__getitem__, "same": lambda r: None}
+        return [pick[s.kind](s.ref) for s in sources]
+
+    def _apply(self, plan: list[_Planned], sources: list[_Source],
+               vectors: list[np.ndarray | None]
+               ) -> tuple[list[int], list[np.ndarray], list[int], bool]:
+        """Update the chunk table; returns (new FAISS ids, their vectors, ids to remove,
+        whether metadata of unchanged chunks was touched)."""
+        add_ids: list[int] = []
+        add_rows: list[np.ndarray] = []
+        remove_vids: list[int] = []
+        touched = False
+        for p, src, vec in zip(plan, sources, vectors, strict=True):
+            if src.kind == "same":
+                assert p.old is not None
+                touched = touched or p.old.metadata != p.meta
+                p.old.metadata, p.old.text = p.meta, p.text
+                continue
+            vid = self._next_vid
+            self._next_vid += 1
+            add_ids.append(vid)
+            add_rows.append(vec)  # type: ignore[arg-type]
+            if p.old is not None:
+                remove_vids.append(p.old.vid)
+                self._by_vid.pop(p.old.vid, None)
+            self._chunks[p.chunk_id] = Chunk(p.chunk_id, p.doc_id, p.text, p.meta, p.hash, vid)
+            self._by_vid[vid] = p.chunk_id
+            ids = self._docs.setdefault(p.doc_id, [])
+            if p.chunk_id not in ids:
+                ids.append(p.chunk_id)
+        return add_ids, add_rows, remove_vids, touched
+
+    def _drop_missing(self, docs: Sequence[tuple[str, list[tuple[str, str, dict[str, Any]]]]],
+                      summary: IngestSummary) -> list[int]:
+        """Delete each given document's stored chunks that the new version lacks."""
+        removed: list[int] = []
+        for doc_id, items in docs:
+            keep = {cid for cid, _, _ in items}
+            gone = [cid for cid in self._docs.get(doc_id, []) if cid not in keep]
+            removed.extend(self._drop_chunks(gone))
+            summary.deleted += len(gone)
+        return removed
+
+    def _write_vectors(self, add_ids: list[int], add_rows: list[np.ndarray],
+                       remove_vids: list[int]) -> None:
+        """Add new unit vectors to FAISS (creating it on the first) and remove old ones."""
+        if add_rows:
+            matrix = np.vstack(add_rows).astype(np.float32)
+            if self._vectors is None:
+                self._vectors = VectorIndex(matrix.shape[1], self.index_type,
+                                            hnsw_threshold=self.hnsw_threshold)
+            elif matrix.shape[1] != self._vectors.dimension:
+                raise EmbedderMismatchError(
+                    f"Vectors of dimension {matrix.shape[1]} cannot join an index of "
+                    f"dimension {self._vectors.dimension}; use the index's embedder.",
+                    path=self.path)
+            norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+            self._vectors.add(np.asarray(add_ids, dtype=np.int64),
+                              matrix / np.maximum(norms, 1e-12))
+        if remove_vids and self._vectors is not None:
+            self._vectors.remove(remove_vids)
+
+    def _mark_changed(self, changed: bool, touched: bool) -> None:
+        if changed or touched:
+            self._dirty = True
+        if changed:
+            self._rows_dirty = self._bm25_dirty = True
+        elif touched:
+            self._rows_dirty = True  # metadata columns changed
 
     def _drop_chunks(self, chunk_ids: Iterable[str]) -> list[int]:
         """Forget chunks (caller holds the lock); returns their FAISS ids."""
@@ -596,12 +667,7 @@ class DocumentIndex:
             candidates: depth of each list fused in hybrid mode (default ``max(2k, 50)``).
             query_vector: a precomputed query embedding (skips the embedder).
         """
-        if mode not in ("hybrid", "dense", "bm25"):
-            raise RetrievalError(f"mode must be 'hybrid', 'dense' or 'bm25', got {mode!r}.")
-        if not isinstance(query, str):
-            raise RetrievalError(f"query must be a string, got {type(query).__name__}.")
-        if k < 1:
-            raise RetrievalError(f"k must be at least 1, got {k}.")
+        _check_query(query, k, mode)
         pred = compile_filter(filters)
         if not self._chunks or not query.strip():
             return []
@@ -615,52 +681,60 @@ class DocumentIndex:
                     return []
             qvec = None
             dense: dict[str, float] = {}
-            dense_order: list[str] = []
             if mode in ("hybrid", "dense"):
                 qvec = self._query_vector(query, query_vector)
-                allowed_vids = None if allowed is None else self._row_vids[allowed]
-                assert self._vectors is not None
-                scores, vids = self._vectors.search(qvec, depth, allowed_vids)
-                for s, v in zip(scores, vids, strict=True):
-                    cid = self._by_vid.get(int(v))
-                    if cid is not None:
-                        dense[cid] = float(s)
-                        dense_order.append(cid)
+                dense = self._dense_ranking(qvec, depth, allowed)
             bm25_all: np.ndarray | None = None
-            lex_order: list[str] = []
+            lexical: list[str] = []
             if mode in ("hybrid", "bm25"):
-                self._ensure_bm25()
-                mask = None if allowed is None else allowed.astype(np.float32)
-                bm25_all = self._bm25.scores(query, mask)
-                _, rows = self._bm25.search_scores(bm25_all, depth)
-                lex_order = [self._rows[int(r)] for r in rows]
-            if mode == "dense":
-                ranked = [(cid, dense[cid]) for cid in dense_order]
-            elif mode == "bm25":
-                assert bm25_all is not None
-                ranked = [(cid, float(bm25_all[self._row_of[cid]])) for cid in lex_order]
-            else:
-                fused: dict[str, float] = {}
-                for order in (dense_order, lex_order):
-                    for rank, cid in enumerate(order, start=1):
-                        fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank)
-                ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
-            ranked = ranked[:k]
+                bm25_all, lexical = self._lexical_ranking(query, depth, allowed)
+            ranked = _rank(mode, dense, lexical, bm25_all, self._row_of)[:k]
             if qvec is not None:
-                missing = [cid for cid, _ in ranked if cid not in dense]
-                if missing:
-                    vecs = self._vectors.reconstruct([self._chunks[c].vid for c in missing])
-                    dense.update(zip(missing, (vecs @ qvec).tolist(), strict=True))
-            hits = []
-            for rank, (cid, score) in enumerate(ranked, start=1):
-                c = self._chunks[cid]
-                hits.append(SearchHit(
-                    id=cid, text=c.text, score=float(score), metadata=dict(c.metadata),
-                    doc_id=c.doc_id, rank=rank,
-                    dense_score=dense.get(cid) if qvec is not None else None,
-                    bm25_score=(float(bm25_all[self._row_of[cid]])
-                                if bm25_all is not None else None)))
-            return hits
+                self._fill_dense_scores(ranked, dense, qvec)
+            return self._hits(ranked, dense if qvec is not None else None, bm25_all)
+
+    def _dense_ranking(self, qvec: np.ndarray, depth: int, allowed: np.ndarray | None
+                       ) -> dict[str, float]:
+        """Chunk id -> cosine of the ``depth`` nearest allowed chunks, best first."""
+        allowed_vids = None if allowed is None else self._row_vids[allowed]
+        assert self._vectors is not None
+        scores, vids = self._vectors.search(qvec, depth, allowed_vids)
+        dense: dict[str, float] = {}
+        for s, v in zip(scores, vids, strict=True):
+            cid = self._by_vid.get(int(v))
+            if cid is not None:
+                dense[cid] = float(s)
+        return dense
+
+    def _lexical_ranking(self, query: str, depth: int, allowed: np.ndarray | None
+                         ) -> tuple[np.ndarray, list[str]]:
+        """BM25 score of every row, and the ids of the ``depth`` best allowed chunks."""
+        self._ensure_bm25()
+        mask = None if allowed is None else allowed.astype(np.float32)
+        bm25_all = self._bm25.scores(query, mask)
+        _, rows = self._bm25.search_scores(bm25_all, depth)
+        return bm25_all, [self._rows[int(r)] for r in rows]
+
+    def _fill_dense_scores(self, ranked: list[tuple[str, float]], dense: dict[str, float],
+                           qvec: np.ndarray) -> None:
+        """Cosine for hits that only BM25 found (the abstention threshold needs it)."""
+        missing = [cid for cid, _ in ranked if cid not in dense]
+        if missing and self._vectors is not None:
+            vecs = self._vectors.reconstruct([self._chunks[c].vid for c in missing])
+            dense.update(zip(missing, (vecs @ qvec).tolist(), strict=True))
+
+    def _hits(self, ranked: list[tuple[str, float]], dense: dict[str, float] | None,
+              bm25_all: np.ndarray | None) -> list[SearchHit]:
+        hits = []
+        for rank, (cid, score) in enumerate(ranked, start=1):
+            c = self._chunks[cid]
+            hits.append(SearchHit(
+                id=cid, text=c.text, score=float(score), metadata=dict(c.metadata),
+                doc_id=c.doc_id, rank=rank,
+                dense_score=dense.get(cid) if dense is not None else None,
+                bm25_score=(float(bm25_all[self._row_of[cid]])
+                            if bm25_all is not None else None)))
+        return hits
 
     def _query_vector(self, query: str, given: Any) -> np.ndarray:
         if given is not None:
@@ -732,6 +806,30 @@ class DocumentIndex:
         return (f"DocumentIndex(path={str(self.path) if self.path else None!r}, "
                 f"chunks={len(self._chunks)}, documents={len(self._docs)}, "
                 f"vectors={self.vector_index_kind!r})")
+
+
+def _check_query(query: Any, k: int, mode: str) -> None:
+    if mode not in ("hybrid", "dense", "bm25"):
+        raise RetrievalError(f"mode must be 'hybrid', 'dense' or 'bm25', got {mode!r}.")
+    if not isinstance(query, str):
+        raise RetrievalError(f"query must be a string, got {type(query).__name__}.")
+    if k < 1:
+        raise RetrievalError(f"k must be at least 1, got {k}.")
+
+
+def _rank(mode: str, dense: dict[str, float], lexical: list[str], bm25_all: np.ndarray | None,
+          row_of: dict[str, int]) -> list[tuple[str, float]]:
+    """(chunk id, score) best first: cosine, BM25, or reciprocal rank fusion of both."""
+    if mode == "dense":
+        return list(dense.items())
+    if mode == "bm25":
+        assert bm25_all is not None
+        return [(cid, float(bm25_all[row_of[cid]])) for cid in lexical]
+    fused: dict[str, float] = {}
+    for order in (list(dense), lexical):
+        for rank, cid in enumerate(order, start=1):
+            fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank)
+    return sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 #: Bookkeeping keys whose change alone does not make a chunk "updated".

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sapient.core.messages import Citation, ToolOutput
+from sapient.core.tools import Tool
 
 from ._errors import IndexNotFoundError
 from ._types import SearchHit
@@ -28,7 +29,7 @@ from ._types import SearchHit
 if TYPE_CHECKING:
     from ._index import DocumentIndex
 
-__all__ = ["DEFAULT_MIN_SCORE", "DocumentSearch", "format_hits"]
+__all__ = ["DEFAULT_MIN_SCORE", "DocumentSearch", "RetrievalToolkit", "format_hits"]
 
 #: Cosine-similarity threshold below which a passage is not evidence (all-MiniLM-L6-v2).
 DEFAULT_MIN_SCORE = 0.33
@@ -55,11 +56,17 @@ def format_hits(query: str, hits: list[SearchHit]) -> str:
 
 
 class DocumentSearch:
-    """Searches the index at ``settings.index_dir(name)``, reopening it when it changes."""
+    """Searches the index at ``settings.index_dir(name)``, reopening it when it changes.
+
+    The embedder comes from ``host`` (shared with the host's other tools) unless one
+    is given.
+    """
 
     def __init__(self, settings: Any, index_name: str | None = None,
-                 min_score: float | None = None, embedder: Any = None) -> None:
+                 min_score: float | None = None, embedder: Any = None, *,
+                 host: Any = None) -> None:
         self.settings = settings
+        self.host = host
         self.index_name = index_name or getattr(settings, "index", "default")
         extra = getattr(settings, "extra", {}) or {}
         self.min_score = float(min_score if min_score is not None
@@ -89,7 +96,7 @@ class DocumentSearch:
                     embedder = self._embedder if self._embedder is not None else (
                         self._index.embedder if self._index is not None else None)
                     self._index = DocumentIndex.open(self.path, embedder,
-                                                     settings=self.settings)
+                                                     settings=self.settings, host=self.host)
                 except IndexNotFoundError:
                     return None
                 self._stamp = stamp
@@ -140,3 +147,18 @@ class DocumentSearch:
             return search(query, k, filters)
 
         return search_documents
+
+
+class RetrievalToolkit:
+    """The retrieval plugin's tools, built from the host that offers them.
+
+    ``RetrievalToolkit(host).tools()`` gives ``search_documents`` over the index named
+    by ``host.settings.index``; its embedder comes from ``host.embedder()``.
+    """
+
+    def __init__(self, host: Any) -> None:
+        self.host = host
+
+    def tools(self) -> list[Tool]:
+        search = DocumentSearch(self.host.settings, host=self.host)
+        return [Tool.from_function(search.as_function())]
