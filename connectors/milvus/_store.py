@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -49,6 +50,26 @@ _TEXT_MAX = 65_535
 _BATCH = 500
 #: Milvus's largest result window for one plain query.
 _QUERY_WINDOW = 16_384
+
+
+@contextlib.contextmanager
+def _quiet(loggers: tuple[str, ...]) -> Iterator[None]:
+    """Silence known-harmless log lines for the duration (levels restored after)."""
+    saved = [(logging.getLogger(n), logging.getLogger(n).level) for n in loggers]
+    for logger, _ in saved:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in saved:
+            logger.setLevel(level)
+
+
+#: Milvus Lite 3 has no timestamp service: pymilvus asks for one when it waits for an
+#: index build and when it starts a query iterator; Lite's in-process server logs the
+#: refusal with a traceback and the client falls back to a client-side timestamp (a
+#: warning). Both are expected there, and only there.
+_LITE_ITERATOR_NOISE = ("grpc._server", "pymilvus.client.iterator.query_iterator")
 
 
 def _pymilvus() -> Any:
@@ -191,7 +212,7 @@ class MilvusStore(StoreBase):
         index.add_index(field_name="dense", index_type="AUTOINDEX", metric_type="IP")
         index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX",
                         metric_type="BM25")
-        with self._calling("create the collection"):
+        with self._calling("create the collection"), self._lite_noise():
             self._client.create_collection(self.collection, schema=schema, index_params=index)
         self._created = True
         self._info["dimension"] = int(dimension)
@@ -218,14 +239,18 @@ class MilvusStore(StoreBase):
             if len(rows) < _QUERY_WINDOW:
                 return list(rows)
             rows = []
-            it = self._client.query_iterator(self.collection, batch_size=1000, filter=expr,
-                                             output_fields=fields)
-            try:
-                while batch := it.next():
-                    rows.extend(batch)
-            finally:
-                it.close()
+            with self._lite_noise():
+                it = self._client.query_iterator(self.collection, batch_size=1000,
+                                                 filter=expr, output_fields=fields)
+                try:
+                    while batch := it.next():
+                        rows.extend(batch)
+                finally:
+                    it.close()
         return rows
+
+    def _lite_noise(self) -> Any:
+        return _quiet(_LITE_ITERATOR_NOISE) if self.lite else contextlib.nullcontext()
 
     def query(self, filters: Mapping[str, Any]) -> list[Chunk]:
         if not self._created:
@@ -259,12 +284,12 @@ class MilvusStore(StoreBase):
     def scan(self, batch_size: int = 1000) -> Iterator[tuple[list[Chunk], np.ndarray]]:
         if not self._created:
             return
-        with self._calling("scan"):
+        with self._calling("scan"), self._lite_noise():
             it = self._client.query_iterator(self.collection, batch_size=batch_size,
                                              filter="", output_fields=[*_FIELDS, "dense"])
         try:
             while True:
-                with self._calling("scan"):
+                with self._calling("scan"), self._lite_noise():
                     rows = it.next()
                 if not rows:
                     return

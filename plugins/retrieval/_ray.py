@@ -1,13 +1,13 @@
 """Distributed ingestion on Ray Data: workers read, chunk and embed; one writer stores.
 
-``sapient ingest PATH --engine ray`` (or :func:`ingest_with_ray`) runs two passes:
+``sapient ingest PATH --engine ray`` (or :func:`ingest_with_ray`):
 
-1. hash: Ray tasks hash every file; files whose hash and chunking match what the
-   store holds are skipped without being read;
-2. read, chunk, embed: Ray tasks read and split the changed files (one failing file
-   becomes an error line, not a failure); chunks whose text is stored unchanged under
-   the same id are passed through, the rest are embedded in batches by a pool of Ray
-   actors, each holding one copy of the model.
+1. this process hashes every file (threads, at disk speed); files whose hash and
+   chunking match what the store holds are skipped without being parsed;
+2. Ray tasks read and split the changed files (one failing file becomes an error
+   line, not a failure); chunks whose text is stored unchanged under the same id are
+   passed through, the rest are embedded in batches by a pool of Ray actors, each
+   holding one copy of the model.
 
 Batches stream back to this process, which writes them to the store through the
 index (one writer: Milvus Lite and the FAISS files take one writer at a time), then
@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -62,6 +63,9 @@ def ray_session(workers: int | None, address: str | None = None) -> Iterator[int
     count. A Ray started here is shut down on exit."""
     ray = _ray()
     started = False
+    quiet = logging.getLogger("ray.data")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)  # Ray Data's per-run INFO lines; progress stays
     if not ray.is_initialized():
         address = address or os.environ.get("RAY_ADDRESS")
         if address:
@@ -75,20 +79,12 @@ def ray_session(workers: int | None, address: str | None = None) -> Iterator[int
         cpus = int(ray.cluster_resources().get("CPU", 2))
         yield workers or max(1, cpus - 1)
     finally:
+        quiet.setLevel(level)
         if started:
             ray.shutdown()
 
 
 # -- worker side ------------------------------------------------------------------------
-
-
-def _hash_file(row: dict[str, Any]) -> dict[str, Any]:
-    try:
-        row["sha"] = file_sha(Path(row["path"]))
-        row["error"] = ""
-    except OSError as exc:
-        row["sha"], row["error"] = "", f"Cannot read {row['path']}: {exc}"
-    return row
 
 
 @functools.lru_cache(maxsize=4)
@@ -141,6 +137,17 @@ class _Embed:
         return batch
 
 
+def _embed_class(factory: Any, rest: str, settings: Any) -> type:
+    """An actor class with the embedder's recipe inside it (shipped with the class, so
+    the actors need no constructor arguments in Ray's object store)."""
+
+    class Embed(_Embed):
+        def __init__(self) -> None:
+            super().__init__(factory, rest, settings)
+
+    return Embed
+
+
 # -- driver side ------------------------------------------------------------------------
 
 
@@ -167,22 +174,25 @@ def _embedder_factory(index: DocumentIndex) -> tuple[Any, str, Any]:
     return factories[scheme], rest, settings
 
 
-def _changed_jobs(ray: Any, jobs: list[FileJob], summary: IngestSummary, parallel: int
-                  ) -> list[dict[str, Any]]:
-    """Pass 1: hash every file on the workers; keep the ones that changed."""
-    if not jobs:
-        return []
-    rows = [{"path": j.source, "doc_id": j.doc_id, "stored_sha": j.stored_sha or "",
-             "stored": j.stored} for j in jobs]
-    ds = ray.data.from_items(rows, override_num_blocks=min(len(rows), parallel * 4))
+def _changed_jobs(jobs: list[FileJob], summary: IngestSummary) -> list[dict[str, Any]]:
+    """Hash every file (threads: hashlib releases the GIL); keep the ones that changed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def hashed(job: FileJob) -> tuple[FileJob, str | None, str | None]:
+        try:
+            return job, file_sha(job.path), None
+        except OSError as exc:
+            return job, None, f"Cannot read {job.source}: {exc}"
+
     changed = []
-    for row in ds.map(_hash_file).take_all():
-        if row["error"]:
-            summary.errors.append(row["error"])
-        elif row["sha"] == row["stored_sha"]:
-            summary.skipped += int(row["stored"])
-        else:
-            changed.append(row)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for job, sha, error in pool.map(hashed, jobs):
+            if error is not None:
+                summary.errors.append(error)
+            elif sha == job.stored_sha:
+                summary.skipped += job.stored
+            else:
+                changed.append({"path": job.source, "doc_id": job.doc_id, "sha": sha})
     return changed
 
 
@@ -230,34 +240,20 @@ def ingest_with_ray(index: DocumentIndex, paths: str | Path | Iterable[str | Pat
     paths = _as_list(paths)
     jobs = plan_files(index, paths)  # raises on a missing path before anything changes
     summary = IngestSummary(files=len(jobs))
-    factory, rest, settings = _embedder_factory(index)
+    changed = _changed_jobs(jobs, summary)
+    known = {doc_id: {c.id: c.hash for c in chunks} for doc_id, chunks
+             in index._stored_docs([r["doc_id"] for r in changed]).items()}
     seen: dict[str, set[str]] = {}
-    known: dict[str, dict[str, str]] = {}
-    with ray_session(workers, address) as n_workers:
-        ray = _ray()
-        ray.data.DataContext.get_current().enable_progress_bars = show_progress
-        changed = _changed_jobs(ray, jobs, summary, n_workers)
-        for doc_id, chunks in index._stored_docs([r["doc_id"] for r in changed]).items():
-            known[doc_id] = {c.id: c.hash for c in chunks}
-        if changed:
-            size, overlap = index.chunker.chunk_size, index.chunker.chunk_overlap
-            ds = (ray.data.from_items(changed,
-                                      override_num_blocks=min(len(changed), n_workers * 4))
-                  .flat_map(_chunk_rows, fn_kwargs={"size": size, "overlap": overlap,
-                                                    "known": known})
-                  .map_batches(_Embed, fn_constructor_kwargs={"factory": factory, "rest": rest,
-                                                              "settings": settings},
-                               batch_size=batch_size, batch_format="pandas",
-                               concurrency=n_workers, num_cpus=1))
+    if changed:
+        with ray_session(workers, address) as n_workers:
+            batches = _pipeline(index, changed, known, n_workers, batch_size, show_progress)
             bar = None
             if show_progress:
                 from tqdm.auto import tqdm
 
                 bar = tqdm(total=len(changed), desc="writing", unit="file")
             try:
-                _write_batches(index, ds.iter_batches(batch_size=batch_size,
-                                                      batch_format="pandas"),
-                               summary, seen, bar)
+                _write_batches(index, batches, summary, seen, bar)
             finally:
                 if bar is not None:
                     bar.close()
@@ -267,6 +263,23 @@ def ingest_with_ray(index: DocumentIndex, paths: str | Path | Iterable[str | Pat
     summary.files = len(jobs)
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def _pipeline(index: DocumentIndex, changed: list[dict[str, Any]],
+              known: dict[str, dict[str, str]], workers: int, batch_size: int,
+              show_progress: bool) -> Iterable[Any]:
+    """The Ray Data plan: read and chunk (tasks) -> embed (an actor pool); streamed back."""
+    ray = _ray()
+    ray.data.DataContext.get_current().enable_progress_bars = show_progress
+    factory, rest, settings = _embedder_factory(index)
+    ds = (ray.data.from_items(changed, override_num_blocks=min(len(changed), workers * 4))
+          .flat_map(_chunk_rows, fn_kwargs={"size": index.chunker.chunk_size,
+                                            "overlap": index.chunker.chunk_overlap,
+                                            "known": known})
+          .map_batches(_embed_class(factory, rest, settings), batch_size=batch_size,
+                       batch_format="pandas", compute=ray.data.ActorPoolStrategy(size=workers),
+                       num_cpus=1))
+    return ds.iter_batches(batch_size=batch_size, batch_format="pandas")
 
 
 def _drop_vanished_chunks(index: DocumentIndex, known: dict[str, dict[str, str]],

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sapient import SapientError
-from sapient.plugins.retrieval import DocumentIndex, FilterError, RetrievalError
 from sapient.connectors.docstore import RRF_K
+from sapient.plugins.retrieval import DocumentIndex, FilterError, RetrievalError
 
 
 @pytest.fixture

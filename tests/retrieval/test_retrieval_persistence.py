@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sapient import SapientError
+from sapient.connectors.faiss import _snapshot as _store
 from sapient.plugins.retrieval import (
     DocumentIndex,
     EmbedderMismatchError,
@@ -22,7 +23,6 @@ from sapient.plugins.retrieval import (
     IndexNotFoundError,
     RetrievalError,
 )
-from sapient.connectors.faiss import _snapshot as _store
 
 
 @pytest.fixture
