@@ -22,20 +22,6 @@ def local_ray():
     ray.shutdown()
 
 
-@pytest.fixture
-def folder(tmp_path, sample_docs):
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for name in ("warranty-and-returns.md", "pricing-plans.md", "sustainability.txt"):
-        shutil.copy(sample_docs / name, docs / name)
-    return docs
-
-
-def _table(index):
-    ids = sorted(c.id for c in index.chunks())
-    return ids, {c.id: c.text for c in index.chunks()}, index.store.vectors(ids)
-
-
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory, sample_docs):
     docs = tmp_path_factory.mktemp("ray") / "docs"
