@@ -269,8 +269,8 @@ def ingest_overhead(texts: list[str], embedder: Any, repeats: int = 2) -> dict[s
 
 def synthetic(texts: list[str], queries: list[str], n_docs: int, embedder: Any, n_q: int,
               seed: int = 0) -> dict[str, Any]:
+    from sapient.connectors.faiss._bm25 import _bm25s
     from sapient.plugins.retrieval import DocumentIndex
-    from sapient.plugins.retrieval._bm25 import _bm25s
 
     rng = np.random.default_rng(seed)
     words = Counter(w for t in texts for w in t.split())
@@ -318,7 +318,7 @@ def synthetic(texts: list[str], queries: list[str], n_docs: int, embedder: Any, 
 def ann(n: int, dim: int, n_q: int, m: int, efc: int, build_threads: int, seed: int = 1
         ) -> dict[str, Any]:
     import faiss
-    from sapient.plugins.retrieval import _vectors
+    from sapient.connectors.faiss import _vectors
 
     rng = np.random.default_rng(seed)
     xb = rng.standard_normal((n, dim)).astype(np.float32)

@@ -213,7 +213,10 @@ class MilvusStore(StoreBase):
         index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX",
                         metric_type="BM25")
         with self._calling("create the collection"), self._lite_noise():
-            self._client.create_collection(self.collection, schema=schema, index_params=index)
+            # Strong: a read right after a write sees it (the index plans upserts from
+            # what is stored); servers default to bounded staleness.
+            self._client.create_collection(self.collection, schema=schema, index_params=index,
+                                           consistency_level="Strong")
         self._created = True
         self._info["dimension"] = int(dimension)
         self._write_info()
