@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sapient.connectors.docstore import IngestSummary
+from sapient.connectors.docstore import IngestSummary, RetrievalError
 
 from ._ingest import FileJob, _as_list, chunk_file, file_sha, plan_files, sync_folders
 from ._loaders import Chunker, text_hash
@@ -68,12 +68,17 @@ def ray_session(workers: int | None, address: str | None = None) -> Iterator[int
     quiet.setLevel(logging.WARNING)  # Ray Data's per-run INFO lines; progress stays
     if not ray.is_initialized():
         address = address or os.environ.get("RAY_ADDRESS")
-        if address:
-            ray.init(address=address, log_to_driver=False, configure_logging=False)
-        else:
-            n = workers or max(1, (os.cpu_count() or 2) - 1)
-            ray.init(num_cpus=n + 1, include_dashboard=False, log_to_driver=False,
-                     configure_logging=False, object_store_memory=256 * 1024 * 1024)
+        try:
+            if address:
+                ray.init(address=address, log_to_driver=False, configure_logging=False)
+            else:
+                n = workers or max(1, (os.cpu_count() or 2) - 1)
+                ray.init(num_cpus=n + 1, include_dashboard=False, log_to_driver=False,
+                         configure_logging=False, object_store_memory=256 * 1024 * 1024)
+        except Exception as exc:
+            where = f"join the Ray cluster at {address}" if address else "start a local Ray"
+            raise RetrievalError(f"Could not {where} ({type(exc).__name__}: {exc}). Check "
+                                 "RAY_ADDRESS, or ingest without --engine ray.") from exc
         started = True
     try:
         cpus = int(ray.cluster_resources().get("CPU", 2))
@@ -254,6 +259,13 @@ def ingest_with_ray(index: DocumentIndex, paths: str | Path | Iterable[str | Pat
                 bar = tqdm(total=len(changed), desc="writing", unit="file")
             try:
                 _write_batches(index, batches, summary, seen, bar)
+            except _ray().exceptions.RayError as exc:
+                cause = getattr(exc, "cause", None) or exc
+                raise RetrievalError(
+                    f"Ingestion on Ray stopped: {type(cause).__name__}: "
+                    f"{str(cause).strip().splitlines()[-1] if str(cause).strip() else ''}. "
+                    "What was written so far is kept; fix the cause and run the same command "
+                    "again (unchanged chunks are skipped).") from exc
             finally:
                 if bar is not None:
                     bar.close()
