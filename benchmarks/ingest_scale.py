@@ -157,8 +157,15 @@ def main(argv: list[str] | None = None) -> int:
                     help="BEIR folder with corpus.jsonl (default: ../shared/data/beir/scifact)")
     ap.add_argument("--docs", type=int, default=5000, help="first N abstracts (default 5000)")
     ap.add_argument("--workers", default="1,2", help="Ray worker counts to run (default 1,2)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch threads of the in-process run (default: torch's choice, "
+                         "one per core; 1 compares it core for core with one Ray worker)")
     ap.add_argument("--json", action="store_true", help="end with one JSON line of figures")
     args = ap.parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     workers = [int(w) for w in args.workers.split(",") if w.strip()]
     from sapient.connectors.embeddings import SentenceTransformerEmbedder
 
@@ -177,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             runs[f"ray_{w}"] = {"seconds": round(secs, 1), **compare(local, index)}
         print("fixed costs and rates ...", file=sys.stderr)
         startup = {w: round(ray_startup(w), 1) for w in workers}
-        texts = [c.text for c in local.chunks()][:1000]
+        texts = [c.text for c in local.chunks()][:300]
         per_worker = embed_rate_one_core(embedder, texts)
         read_rate = chunk_rate(tmp / "docs", local)
         writers = writer_rates(local, tmp)
@@ -185,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         r["docs_per_s"] = round(n / r["seconds"], 1)
         r["chunks_per_s"] = round(chunks / r["seconds"], 1)
     figures = {"docs": n, "chunks": chunks, "cores": cores, "runs": runs,
+               "in_process_threads": args.threads or "default",
                "ray_startup_s": startup,
                "embed_chunks_per_s_one_worker": round(per_worker, 1),
                "read_chunk_files_per_s_one_core": round(read_rate, 1),
