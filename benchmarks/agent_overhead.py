@@ -13,9 +13,15 @@ hooks, events, thread hops. Each contender gets the same scripted decisions:
   ``BaseChatModel`` whose ``bind_tools`` returns itself and whose replies are
   ``AIMessage`` objects with ``tool_calls``.
 
+Two more Sapient figures build a new ``Agent`` for every run, as a server building
+one per request does, so the agent's set-up is counted: **sapient_new** (no
+``host=``: the agent runs on the environment's default host, installed plugins
+included) and **sapient_new_plugin** (the same with one plugin of its own, an
+``on_event`` counter, so the agent gets a plugin manager of its own).
+
 Usage::
 
-    python benchmarks/agent_overhead.py [--runs 300] [--quick] [--json]
+    python benchmarks/agent_overhead.py [--runs 300] [--new-runs 50] [--quick] [--json]
 
 ``--data`` is accepted for symmetry with the other benchmarks; this one needs no data.
 """
@@ -103,6 +109,40 @@ def make_sapient() -> Callable[[str], str]:
     return run
 
 
+def make_sapient_new(with_plugin: bool) -> Callable[[str], str]:
+    """Sapient with a new agent per run (see the module docstring)."""
+    from sapient import Agent, ToolCall, hookimpl, tool
+    from sapient.connectors.scripted import ScriptedLLM
+
+    counter = iter(range(10**9))
+    add_tool = tool(add)  # the tool is built once, like a server's tools
+
+    def script(messages: Any, tools: Any, options: Any) -> Any:
+        n = sum(1 for m in messages if m.role == "tool")
+        args = _step_of(n)
+        if args is None:
+            return ANSWER
+        return ToolCall("add", json.dumps(args), f"c{next(counter)}")
+
+    class CountEvents:
+        def __init__(self) -> None:
+            self.events = 0
+
+        @hookimpl
+        def on_event(self, event: Any) -> None:
+            self.events += 1
+
+    def run(prompt: str) -> str:
+        plugins = [CountEvents()] if with_plugin else []
+        agent = Agent(ScriptedLLM(function=script), tools=[add_tool], plugins=plugins)
+        result = agent.run(prompt)
+        if result.answer != ANSWER or (plugins and plugins[0].events < 10):
+            raise RuntimeError(f"sapient run went wrong: {result.stop_reason} {result.error}")
+        return result.answer
+
+    return run
+
+
 # --- LangChain ------------------------------------------------------------------------
 
 
@@ -169,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=300, help="timed runs per contender")
     parser.add_argument("--warmup", type=int, default=20, help="untimed runs first")
+    parser.add_argument("--new-runs", type=int, default=50,
+                        help="timed runs of the new-agent-per-run contenders")
     parser.add_argument("--quick", action="store_true", help="50 runs, 5 warm-up")
     parser.add_argument("--rounds", type=int, default=3,
                         help="interleaved rounds; the best round's mean is reported")
@@ -176,14 +218,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     args = parser.parse_args(argv)
     if args.quick:
-        args.runs, args.warmup, args.rounds = 50, 5, 1
+        args.runs, args.warmup, args.rounds, args.new_runs = 50, 5, 1, 10
 
-    contenders = {"bare": bare_run, "sapient": make_sapient(), "langchain": make_langchain()}
+    contenders = {"bare": bare_run, "sapient": make_sapient(), "langchain": make_langchain(),
+                  "sapient_new": make_sapient_new(False),
+                  "sapient_new_plugin": make_sapient_new(True)}
     best: dict[str, dict[str, float]] = {}
     # Interleave rounds so machine noise hits every contender alike; keep the best round.
     for _ in range(args.rounds):
         for name, run in contenders.items():
-            stats = measure(run, args.runs, args.warmup)
+            new = name.startswith("sapient_new")
+            stats = measure(run, args.new_runs if new else args.runs,
+                            min(args.warmup, 3) if new else args.warmup)
             if name not in best or stats["mean"] < best[name]["mean"]:
                 best[name] = stats
 
@@ -198,6 +244,11 @@ def main(argv: list[str] | None = None) -> int:
         over = (s["mean"] - bare) / steps
         print(f"{name:<11} {s['mean'] * 1e3:>12.3f} {s['median'] * 1e3:>10.3f} "
               f"{s['mean'] / steps * 1e6:>9.1f} {over * 1e6:>17.1f}")
+    for name in ("sapient_new", "sapient_new_plugin"):
+        s = best[name]
+        print(f"{name:<19} {s['mean'] * 1e3:>8.3f} ms/run mean, {s['median'] * 1e3:.3f} median "
+              f"(a new agent per run: {(s['median'] - best['sapient']['median']) * 1e3:+.3f} ms "
+              "over the reused agent's median)")
     sap_over = (sap - bare) / steps
     lc_over = (lc - bare) / steps
     print(f"LangChain / Sapient time per run: {lc / sap:.1f}x; "
@@ -215,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
             "sapient_median_s_per_run": best["sapient"]["median"],
             "langchain_median_s_per_run": best["langchain"]["median"],
             "bare_median_s_per_run": best["bare"]["median"],
+            "sapient_new_agent_median_s_per_run": best["sapient_new"]["median"],
+            "sapient_new_agent_with_plugin_median_s_per_run":
+                best["sapient_new_plugin"]["median"],
             "steps_per_run": steps,
             "runs": args.runs,
         }))

@@ -10,7 +10,9 @@ Two ways to script it:
 
 It records every call in ``calls`` for assertions, streams word by word, and reports
 token usage (words), so usage accounting is testable too. Spec strings:
-``scripted:echo`` repeats the last user message.
+``scripted:echo`` repeats the last user message; ``scripted:recall`` answers with every
+user message of its context, in order, joined by `` | `` (so a test can check what a
+conversation holds, e.g. that a server session kept exactly its own turns).
 """
 
 from __future__ import annotations
@@ -100,6 +102,8 @@ class ScriptedLLM:
         for call in response.tool_calls:
             if not call.id:
                 call.id = f"scripted_{next(self._ids)}"
+        if response.finish_reason is None:  # a replayed turn is always whole
+            response.finish_reason = "tool_calls" if response.tool_calls else "stop"
         if response.usage.requests == 0:
             prompt_tokens = sum(_words(m.content) for m in messages)
             completion = _words(response.text) + sum(
@@ -128,11 +132,15 @@ def _echo(messages: Sequence[Message], tools: Sequence[Any], options: dict[str, 
     return last or ""
 
 
-_NAMED = {"echo": _echo}
+def _recall(messages: Sequence[Message], tools: Sequence[Any], options: dict[str, Any]) -> str:
+    return " | ".join(m.content or "" for m in messages if m.role == "user")
+
+
+_NAMED = {"echo": _echo, "recall": _recall}
 
 
 def from_spec(rest: str, settings: Any = None) -> ScriptedLLM:
-    """Build a scripted LLM from ``scripted:<name>`` (``echo``)."""
+    """Build a scripted LLM from ``scripted:<name>`` (``echo``, ``recall``)."""
     name = rest or "echo"
     if name not in _NAMED:
         raise ConfigurationError(
@@ -144,4 +152,4 @@ def from_spec(rest: str, settings: Any = None) -> ScriptedLLM:
 
 @hookimpl
 def register_llms(register: Any) -> None:
-    register("scripted", from_spec, help="scripted test double: scripted:echo")
+    register("scripted", from_spec, help="scripted test double: scripted:echo, scripted:recall")

@@ -21,6 +21,7 @@ __all__ = [
     "LLMError",
     "GuardViolation",
     "OutputValidationError",
+    "ToolRefused",
 ]
 
 
@@ -151,3 +152,20 @@ class OutputValidationError(SapientError):
         super().__init__(message)
         self.errors = errors or []
         self.raw = raw
+
+
+class ToolRefused(SapientError):
+    """A policy refused a tool call (not approved, or too risky after untrusted input).
+
+    The loop sends the message back to the model (``Refused: ...``), so it can answer
+    without the call or ask the user.
+
+    Attributes:
+        tool: the tool that was refused.
+        reasons: why approval was needed, in plain words.
+    """
+
+    def __init__(self, message: str, *, tool: str, reasons: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.tool = tool
+        self.reasons = reasons or []

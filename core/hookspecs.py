@@ -1,12 +1,21 @@
 """Every hook Sapient defines, in one place.
 
 Plugins implement these with ``@sapient.hookimpl``. Registry hooks receive a
-``register`` callback: the host owns name clashes, validation and provenance. Runtime
-hooks ``call_tool`` and ``call_model`` are meant to be *wrapped*
-(``@hookimpl(wrapper=True)``): the built-in implementation does the real call and
-wrappers add tracing, approval, retries, caching or redaction around it.
+``register`` callback and the ``host`` being built: the host owns name clashes,
+validation and provenance, and a plugin resolves the models and stores its tools need
+through that host (``host.llm()``, ``host.embedder()``, ``host.graph_store()``,
+``host.document_store(spec)``) instead of building a ``Host`` of its own. Runtime hooks
+``call_tool`` and ``call_model`` are meant to be *wrapped* (``@hookimpl(wrapper=True)``):
+the built-in implementation does the real call and wrappers add tracing, approval,
+retries, caching or redaction around it.
 
-A hookimpl may accept any subset of the arguments named in the spec.
+A hookimpl may accept any subset of the arguments named in the spec, so a hook can gain
+an argument without breaking the plugins written before it.
+
+Where hooks apply: the host's plugins (defaults, installed entry points,
+``Host(plugins=...)``) to every agent of the host, including agents built without
+``host=`` (they share the environment's default host); an agent's own ``plugins=`` to
+that agent only, for the runtime hooks (registries are the host's).
 """
 
 from __future__ import annotations
@@ -55,8 +64,7 @@ def register_llms(register: Any, host: Any) -> None:
     Args:
         register: ``register(scheme, factory, help="")``; ``factory(rest, settings)``
             builds an LLM from the part after ``scheme:`` (``openai:gpt-4o-mini`` gives
-            ``"gpt-4o-mini"``).
-
+            ``"gpt-4o-mini"``). ``Host.llm(spec)`` calls it once per spec and host.
         host: the :class:`~sapient.Host` (may be ignored).
 
     Factories may take a third argument, ``host``: ``factory(rest, settings, host)``.
@@ -76,8 +84,9 @@ def register_embedders(register: Any, host: Any) -> None:
 
     Args:
         register: ``register(scheme, factory, help="")``; ``factory(rest, settings)``
-            returns an object with ``embed(texts: list[str]) -> numpy.ndarray``
-            (rows L2-normalised) and a ``dimension`` attribute.
+            (or ``factory(rest, settings, host)``) returns an object with
+            ``embed(texts: list[str]) -> numpy.ndarray`` (rows L2-normalised) and a
+            ``dimension`` attribute. ``Host.embedder(spec)`` builds one per spec.
         host: the :class:`~sapient.Host` (may be ignored).
 
     Returns nothing. Not firstresult.
@@ -90,8 +99,12 @@ def register_graph_stores(register: Any, host: Any) -> None:
 
     Args:
         register: ``register(scheme, factory, help="")``; ``factory(rest, settings)``
-            returns a graph store (see ``sapient.plugins.knowledge_graph``).
+            (or ``factory(rest, settings, host)``) returns a graph store
+            (the protocol and its types: ``sapient.connectors.graph``).
         host: the :class:`~sapient.Host` (may be ignored).
+
+    A store registered under a built-in scheme (``ladybug``, ``neo4j``) by a
+    non-default plugin replaces the built-in one for every graph tool of the host.
 
     Returns nothing. Not firstresult.
     """
@@ -131,9 +144,10 @@ def register_commands(register: Any, host: Any) -> None:
 def call_tool(invocation: ToolInvocation) -> Any:
     """Run one validated tool call.
 
-    Called once per tool call, after its arguments were validated, in a worker
-    thread (several calls of one model turn run concurrently). The built-in
-    implementation (``trylast``) calls the tool's function. Wrappers
+    Called once per tool call, after its arguments were validated (several calls of
+    one model turn run concurrently, on worker threads). The built-in implementation
+    (``trylast``) runs :meth:`~sapient.Tool.invoke` (timeout included). It is the one
+    place every tool call of every agent passes, so policies live here. Wrappers
     (``@hookimpl(wrapper=True)``) see the result or the exception and may change
     either, retry, or refuse by raising.
 
@@ -148,10 +162,12 @@ def call_tool(invocation: ToolInvocation) -> Any:
 def call_model(request: ModelRequest) -> Any:
     """Call the LLM for one turn.
 
-    Called once per model turn, in a worker thread. The built-in implementation
-    calls ``llm.complete`` (or streams, pushing text deltas to the run). Wrappers may
-    edit ``request.messages``/``request.options`` before ``yield`` and inspect or
-    replace the :class:`~sapient.LLMResponse` after it.
+    Called once per model turn: on the caller's thread in ``Agent.run``, on a worker
+    thread in async and streaming runs. Every model call of a run comes through here.
+    The built-in implementation calls ``llm.complete`` (or streams, pushing text
+    deltas to the run; a stream that ends without a ``finish_reason`` raises a
+    retryable ``LLMError``). Wrappers may edit ``request.messages``/``request.options``
+    before ``yield`` and inspect or replace the :class:`~sapient.LLMResponse` after it.
 
     Args:
         request: the LLM, the messages, the tool list, options and the run.

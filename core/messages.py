@@ -45,10 +45,17 @@ class ToolCall:
     id: str = ""
 
     def arguments_json(self) -> str:
-        """The arguments as a JSON string, in the form the OpenAI wire format uses."""
+        """The arguments as a JSON string, in the form the OpenAI wire format uses.
+
+        Arguments nested too deeply for ``json`` (a runaway model) become an object
+        saying so, so the conversation can still be sent on.
+        """
         if isinstance(self.arguments, str):
             return self.arguments
-        return json.dumps(self.arguments, ensure_ascii=False, sort_keys=True)
+        try:
+            return json.dumps(self.arguments, ensure_ascii=False, sort_keys=True)
+        except RecursionError:
+            return '{"error": "arguments nested too deeply to encode"}'
 
 
 @dataclass(slots=True)

@@ -12,6 +12,9 @@ keeps working. Environment switches:
     load only the named entry-point plugins.
 ``SAPIENT_TRACE_PLUGINS=1``
     print every hook call to stderr.
+``SAPIENT_BLOCK_PLUGINS=a,b``
+    load none of the named plugins, default ones included (to replace one, e.g. the
+    safety policy ``sapient.plugins.policy``, with an installed alternative).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import os
 import sys
 import threading
 import traceback
+import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -41,6 +45,8 @@ __all__ = [
     "DEFAULT_PLUGINS",
     "ENTRY_POINT_GROUP",
     "create_plugin_manager",
+    "layered_plugin_manager",
+    "default_host",
     "call_hookimpl",
 ]
 
@@ -50,17 +56,22 @@ ENTRY_POINT_GROUP = "sapient"
 #: them can be wrapped or replaced. Each must import without optional SDKs.
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "sapient.core.runtime",
+    "sapient.plugins.policy",
     "sapient.connectors.scripted",
     "sapient.connectors.openai",
     "sapient.connectors.llamacpp",
     "sapient.connectors.embeddings",
     "sapient.connectors.ladybug",
     "sapient.connectors.neo4j",
+    "sapient.connectors.langchain",
     "sapient.plugins.functions",
     "sapient.plugins.retrieval",
     "sapient.plugins.knowledge_graph",
     "sapient.plugins.demo",
     "sapient.plugins.anomaly",
+    "sapient.plugins.tracing",
+    "sapient.plugins.mcp",
+    "sapient.plugins.serve",
 )
 
 
@@ -97,14 +108,99 @@ def call_hookimpl(pm: pluggy.PluginManager, hook_name: str, impl: Any, **availab
     return impl.function(*[available[a] for a in impl.argnames])
 
 
+_MISSING = object()
+_PARSED: dict[tuple[str, int, str], tuple[Any, Any]] = {}
+
+
+def _parsed_once(kind: str, namespace: Any, name: str,
+                 parse: Callable[[Any, str], Any]) -> Any:
+    """``parse(namespace, name)``, remembered while ``namespace.name`` stays the same.
+
+    Registering a plugin makes pluggy inspect every attribute of it; an agent with
+    plugins of its own re-registers the host's plugins, so the answers are kept per
+    module, or per class for the methods of plugin objects.
+    """
+    attr = namespace.__dict__.get(name, _MISSING)
+    key = (kind, id(namespace), name)
+    hit = _PARSED.get(key)
+    if hit is None or hit[0] is not attr:
+        opts = parse(namespace, name)
+        hit = _PARSED[key] = (attr, None if opts is None else dict(opts))
+    return None if hit[1] is None else dict(hit[1])
+
+
+def _class_attr(plugin: Any, name: str) -> Any:
+    """Where ``plugin.name`` comes from when it is not the object's own attribute: the
+    first class of its MRO that defines it (``None`` if none does)."""
+    if name in getattr(plugin, "__dict__", {}):
+        return None
+    return next((k for k in type(plugin).__mro__ if name in k.__dict__), None)
+
+
+class _PluginManager(pluggy.PluginManager):
+    """pluggy's manager, with hook discovery remembered (see ``_parsed_once``)."""
+
+    def parse_hookimpl_opts(self, plugin: Any, name: str) -> Any:
+        parse = super().parse_hookimpl_opts
+        if isinstance(plugin, types.ModuleType):
+            return _parsed_once("impl", plugin, name, parse)
+        owner = _class_attr(plugin, name) if not isinstance(plugin, type) else None
+        if owner is not None:  # a method: the same for every object of that class
+            return _parsed_once("impl", owner, name, lambda _, n: parse(plugin, n))
+        return parse(plugin, name)
+
+    def parse_hookspec_opts(self, module_or_class: Any, name: str) -> Any:
+        if isinstance(module_or_class, types.ModuleType):
+            return _parsed_once("spec", module_or_class, name, super().parse_hookspec_opts)
+        return super().parse_hookspec_opts(module_or_class, name)
+
+
 def create_plugin_manager(*, trace: bool | None = None) -> pluggy.PluginManager:
     """A bare plugin manager with Sapient's hook specs (no plugins registered)."""
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm = _PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     if trace if trace is not None else os.environ.get("SAPIENT_TRACE_PLUGINS") == "1":
         pm.trace.root.setwriter(lambda msg: sys.stderr.write(msg))
         pm.enable_tracing()
     return pm
+
+
+def layered_plugin_manager(base: pluggy.PluginManager,
+                           plugins: Iterable[Any]) -> pluggy.PluginManager:
+    """A new manager holding ``base``'s plugins (same names, same order), then ``plugins``.
+
+    What an agent with plugins of its own runs on: the host's plugins apply, and the
+    agent's own ones reach no other agent. ``base`` is left untouched.
+    """
+    pm = create_plugin_manager()
+    for name, plugin in base.list_name_plugin():
+        if plugin is not None:  # None: a plugin blocked on the host
+            pm.register(plugin, name=name)
+    for plugin in plugins:
+        if not pm.is_registered(plugin):
+            pm.register(plugin)
+    return pm
+
+
+_default_lock = threading.Lock()
+_default: tuple[Any, Host] | None = None
+
+
+def default_host() -> Host:
+    """The host of agents built without ``host=``: ``Host()`` for the current environment.
+
+    One per environment (``os.environ`` and ``sys.path``, which decide settings and
+    entry points) rather than one per agent, so plugins load once and a model named
+    by spec is loaded once however many agents use it. When the environment changes
+    (a test setting ``SAPIENT_LLM``, an installed plugin on a new path entry), the
+    next call builds a fresh host; the old one is dropped.
+    """
+    global _default
+    key = (frozenset(os.environ.items()), tuple(sys.path))
+    with _default_lock:
+        if _default is None or _default[0] != key:
+            _default = (key, Host())
+        return _default[1]
 
 
 class Host:
@@ -155,9 +251,14 @@ class Host:
         return self
 
     def _load_all(self) -> None:
+        blocked = {p.strip() for p in os.environ.get("SAPIENT_BLOCK_PLUGINS", "").split(",")
+                   if p.strip()}
+        for name in blocked:
+            self.pm.set_blocked(name)
         if self._load_defaults:
             for modname in DEFAULT_PLUGINS:
-                self._register_module(modname, modname)
+                if modname not in blocked:
+                    self._register_module(modname, modname)
         if self._load_entrypoints:
             self._load_entry_points()
         for plugin in self._extra_plugins:
@@ -211,7 +312,7 @@ class Host:
     def plugin_names(self) -> list[str]:
         """Names of the registered plugins, defaults first."""
         self.load()
-        return [name for name, _ in self.pm.list_name_plugin()]
+        return [name for name, plugin in self.pm.list_name_plugin() if plugin is not None]
 
     # -- registries --------------------------------------------------------------
 

@@ -9,12 +9,11 @@ non-wrapper ``call_tool`` returning a value first).
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import ToolTimeoutError
+from .errors import LLMError
 from .hookspecs import hookimpl
 from .llm import LLM, LLMResponse, StreamDelta, stream
 from .messages import Event, Message, TextDelta, ToolCall, Usage
@@ -70,38 +69,20 @@ class ModelRequest:
 
 @hookimpl(trylast=True)
 def call_tool(invocation: ToolInvocation) -> Any:
-    """Run the tool's function; async tools run on the run's event loop."""
-    tool = invocation.tool
-    args, kwargs = tool._call_args(invocation.arguments)
+    """Run the tool (:meth:`Tool.invoke`: its timeout; async tools on the run's loop)."""
     run = invocation.run
-    if tool.is_async:
-        coro = tool.function(*args, **kwargs)
-        if tool.timeout is not None:
-            coro = asyncio.wait_for(coro, tool.timeout)
-        try:
-            if run is not None and run.loop is not None and run.loop.is_running():
-                return asyncio.run_coroutine_threadsafe(coro, run.loop).result()
-            return asyncio.run(coro)
-        except TimeoutError:
-            if tool.timeout is None:  # the tool's own timeout error, not ours
-                raise
-            raise ToolTimeoutError(tool.name, tool.timeout) from None
-    if tool.timeout is None:
-        return tool.function(*args, **kwargs)
-    # A sync function cannot be interrupted; give up waiting and report the timeout.
-    executor = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-    future2 = executor.submit(tool.function, *args, **kwargs)
-    try:
-        return future2.result(timeout=tool.timeout)
-    except concurrent.futures.TimeoutError:
-        raise ToolTimeoutError(tool.name, tool.timeout) from None
-    finally:
-        executor.shutdown(wait=False)
+    return invocation.tool.invoke(invocation.arguments,
+                                  loop=run.loop if run is not None else None)
 
 
 @hookimpl(trylast=True)
 def call_model(request: ModelRequest) -> LLMResponse:
-    """Call ``llm.complete``, or stream and emit text deltas when asked to."""
+    """Call ``llm.complete``, or stream and emit text deltas when asked to.
+
+    A native stream whose final response has no ``finish_reason`` was cut off (a
+    dropped connection, a server that closed early): that is an :class:`LLMError`
+    (retryable), not a short answer.
+    """
     if not request.streaming:
         return request.llm.complete(request.messages, request.tools, **request.options)
     final: LLMResponse | None = None
@@ -112,9 +93,18 @@ def call_model(request: ModelRequest) -> LLMResponse:
                 emit(TextDelta(item.text))
         elif isinstance(item, LLMResponse):
             final = item
+    name = type(request.llm).__name__
     if final is None:
         raise RuntimeError(
-            f"{type(request.llm).__name__}.stream() ended without a final LLMResponse; "
+            f"{name}.stream() ended without a final LLMResponse; "
             "a streaming connector must yield one LLMResponse last."
+        )
+    if final.finish_reason is None and getattr(request.llm, "stream", None) is not None:
+        raise LLMError(
+            f"The model's stream ({name}) ended before the model finished its turn "
+            "(no finish reason): the connection was probably cut. Try again; if it "
+            "keeps happening, check the model server.",
+            provider=getattr(request.llm, "provider", None), model=final.model,
+            retryable=True,
         )
     return final

@@ -76,7 +76,15 @@ class Settings:
     @property
     def graph_spec(self) -> str:
         """The graph store spec, defaulting to an embedded LadybugDB under ``home``."""
-        return self.graph or f"ladybug:{self.home / 'graphs' / 'default'}"
+        return self.graph or f"ladybug:{self.graph_dir()}"
+
+    def graph_dir(self, name: str | None = None) -> Path:
+        """Folder of a named embedded graph (``default`` when no name is given).
+
+        The one place that says where graphs live: the default spec, a bare graph
+        name (``--graph people``) and ``ladybug:`` without a path all use it.
+        """
+        return self.home / "graphs" / (name or "default")
 
     def index_dir(self, name: str | None = None) -> Path:
         """Folder of a named document index."""

@@ -13,9 +13,12 @@ servers, OpenAI function specs, BFCL); those are validated with ``jsonschema``.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import dataclasses
 import enum
 import inspect
 import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,10 +27,10 @@ from typing import Any, get_type_hints
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
-from .errors import ToolArgumentError, ToolDefinitionError
+from .errors import ToolArgumentError, ToolDefinitionError, ToolTimeoutError
 from .messages import ToolOutput
 
-__all__ = ["Tool", "tool", "serialize_result", "parse_docstring"]
+__all__ = ["Tool", "tool", "serialize_result", "to_jsonable", "parse_docstring"]
 
 _ARGS_HEADER = re.compile(r"^\s*(Args|Arguments|Parameters|Params)\s*:\s*$")
 _SECTION_HEADER = re.compile(r"^\s*[A-Z][A-Za-z ]*:\s*$")
@@ -82,25 +85,33 @@ def serialize_result(value: Any) -> str:
         return value
     if isinstance(value, ToolOutput):
         return serialize_result(value.content)
-    return json.dumps(_jsonable(value), ensure_ascii=False, sort_keys=True, default=str)
+    return json.dumps(to_jsonable(value), ensure_ascii=False, sort_keys=True)
 
 
-def _jsonable(value: Any) -> Any:
+def to_jsonable(value: Any) -> Any:
+    """A JSON-safe copy of ``value``: what ``json.dumps`` writes without a ``default``.
+
+    Pydantic models, dataclasses, enums, numpy arrays and scalars become their JSON
+    form; dict keys become strings; floats that JSON cannot hold (NaN, infinities)
+    and unknown objects become their ``str``.
+    """
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
-    if hasattr(value, "__dataclass_fields__") and not isinstance(value, type):
-        from dataclasses import asdict
-
-        return asdict(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(dataclasses.asdict(value))
     if isinstance(value, enum.Enum):
-        return value.value
+        return to_jsonable(value.value)
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [_jsonable(v) for v in value]
+        return [to_jsonable(v) for v in value]
     if hasattr(value, "tolist"):  # numpy arrays and scalars
-        return value.tolist()
-    return value
+        return to_jsonable(value.tolist())
+    return str(value)
 
 
 def _normalize_schema(schema: Any) -> Any:
@@ -138,7 +149,7 @@ class Tool:
 
     Build one with :func:`tool` (from a typed function) or
     :meth:`Tool.from_json_schema`. ``validate`` checks model-supplied arguments;
-    ``invoke``/``ainvoke`` run the function with validated arguments.
+    ``invoke`` runs the function with validated arguments, within its timeout.
     """
 
     name: str
@@ -149,6 +160,9 @@ class Tool:
     source: str | None = None
     is_async: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: What the tool touches (see :mod:`sapient.core.effects`); ``None``: not declared,
+    #: which the default policy treats as "side effects unknown".
+    effects: frozenset[str] | None = None
     _model: type[BaseModel] | None = field(default=None, repr=False)
     _validator: Any = field(default=None, repr=False)
     _takes_kwargs_dict: bool = field(default=False, repr=False)
@@ -173,51 +187,8 @@ class Tool:
                 tool=str(tool_name),
             )
         doc_desc, arg_docs = parse_docstring(inspect.getdoc(fn))
-        try:
-            hints = get_type_hints(fn, include_extras=True)
-        except Exception as exc:
-            raise ToolDefinitionError(
-                f"Cannot read the type hints of tool '{tool_name}': {exc}. "
-                "Make sure every annotation names a type importable in the function's module.",
-                tool=tool_name,
-            ) from exc
-        sig = inspect.signature(fn)
-        fields: dict[str, Any] = {}
-        for pname, param in sig.parameters.items():
-            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-                raise ToolDefinitionError(
-                    f"Tool '{tool_name}' takes *{pname}: tools need named, typed parameters "
-                    "so the model knows what to send.",
-                    tool=tool_name,
-                )
-            if pname not in hints:
-                raise ToolDefinitionError(
-                    f"Parameter '{pname}' of tool '{tool_name}' has no type hint. "
-                    f"Annotate it, e.g. `{pname}: str`.",
-                    tool=tool_name,
-                )
-            default = ... if param.default is param.empty else param.default
-            # Only pass a docstring description: ``description=None`` would wipe one
-            # given through ``Annotated[..., Field(description=...)]``.
-            doc = {"description": arg_docs[pname]} if arg_docs.get(pname) else {}
-            fields[pname] = (hints[pname], Field(default, **doc))
-        try:
-            model = pydantic.create_model(  # type: ignore[call-overload]
-                f"{tool_name}_args",
-                __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=False),
-                **fields,
-            )
-            schema = model.model_json_schema()
-        except Exception as exc:
-            culprit = _unsupported_parameter(fields)
-            where = f"parameter '{culprit[0]}' ({culprit[1]})" if culprit else "its parameters"
-            reason = str(exc).strip().splitlines()[0].split(". ")[0].rstrip(".")
-            raise ToolDefinitionError(
-                f"Cannot build a JSON schema for tool '{tool_name}': {where} has no JSON "
-                f"form ({reason}). Use JSON-friendly types: str, int, float, bool, Literal, "
-                "Enum, lists, dicts with str keys, Optional and pydantic models.",
-                tool=tool_name,
-            ) from exc
+        model = _arguments_model(tool_name, _fields_of(fn, tool_name, arg_docs))
+        schema = model.model_json_schema()
         schema.pop("title", None)
         for prop in schema.get("properties", {}).values():
             if isinstance(prop, dict):
@@ -314,6 +285,14 @@ class Tool:
         Returns the arguments ready for the function (pydantic-coerced values for
         typed tools). Raises :class:`ToolArgumentError` listing every problem.
         """
+        try:
+            return self._validate(arguments)
+        except RecursionError:
+            raise ToolArgumentError(
+                self.name, ["arguments nest too deeply to read; send a flatter JSON object"]
+            ) from None
+
+    def _validate(self, arguments: str | dict[str, Any] | None) -> dict[str, Any]:
         if arguments is None or arguments == "":
             args: Any = {}
         elif isinstance(arguments, str):
@@ -348,23 +327,103 @@ class Tool:
             return (args,), {}
         return (), args
 
-    def invoke(self, arguments: dict[str, Any]) -> Any:
-        """Call the function with *validated* arguments (sync; runs async tools too)."""
-        a, kw = self._call_args(arguments)
-        if self.is_async:
-            return asyncio.run(self.function(*a, **kw))
-        return self.function(*a, **kw)
+    def invoke(self, arguments: dict[str, Any], *,
+               loop: asyncio.AbstractEventLoop | None = None) -> Any:
+        """Call the function with *validated* arguments, within the tool's ``timeout``.
 
-    async def ainvoke(self, arguments: dict[str, Any]) -> Any:
-        """Call the function with *validated* arguments from async code."""
-        a, kw = self._call_args(arguments)
+        The one way a tool's function is run: the agent's built-in ``call_tool`` calls
+        it (inside the hook wrappers), and so may Python code using a tool directly
+        (no hooks then). Blocking; an async tool runs on ``loop`` when that loop is
+        running (the agent passes the run's), else on a fresh one. A timeout raises
+        :class:`ToolTimeoutError`: an async tool is cancelled; a sync function cannot
+        be interrupted, so its result is abandoned.
+        """
+        args, kwargs = self._call_args(arguments)
         if self.is_async:
-            return await self.function(*a, **kw)
-        return await asyncio.to_thread(self.function, *a, **kw)
+            return self._invoke_async(self.function(*args, **kwargs), loop)
+        if self.timeout is None:
+            return self.function(*args, **kwargs)
+        executor = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        future = executor.submit(self.function, *args, **kwargs)
+        try:
+            return future.result(timeout=self.timeout)
+        except concurrent.futures.TimeoutError:
+            raise ToolTimeoutError(self.name, self.timeout) from None
+        finally:
+            executor.shutdown(wait=False)
+
+    def _invoke_async(self, coro: Any, loop: asyncio.AbstractEventLoop | None) -> Any:
+        if self.timeout is not None:
+            coro = asyncio.wait_for(coro, self.timeout)
+        try:
+            if loop is not None and loop.is_running():
+                return asyncio.run_coroutine_threadsafe(coro, loop).result()
+            return asyncio.run(coro)
+        except TimeoutError:
+            if self.timeout is None:  # the tool's own timeout error, not ours
+                raise
+            raise ToolTimeoutError(self.name, self.timeout) from None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """A tool stays callable like the function it wraps."""
         return self.function(*args, **kwargs)
+
+
+def _fields_of(fn: Callable[..., Any], tool_name: str,
+               arg_docs: dict[str, str]) -> dict[str, Any]:
+    """Pydantic field definitions for the parameters of ``fn``: type hint, default and
+    the docstring's description of each."""
+    try:
+        hints = get_type_hints(fn, include_extras=True)
+    except Exception as exc:
+        raise ToolDefinitionError(
+            f"Cannot read the type hints of tool '{tool_name}': {exc}. "
+            "Make sure every annotation names a type importable in the function's module.",
+            tool=tool_name,
+        ) from exc
+    fields: dict[str, Any] = {}
+    for pname, param in inspect.signature(fn).parameters.items():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise ToolDefinitionError(
+                f"Tool '{tool_name}' takes *{pname}: tools need named, typed parameters "
+                "so the model knows what to send.",
+                tool=tool_name,
+            )
+        if pname not in hints:
+            raise ToolDefinitionError(
+                f"Parameter '{pname}' of tool '{tool_name}' has no type hint. "
+                f"Annotate it, e.g. `{pname}: str`.",
+                tool=tool_name,
+            )
+        default = ... if param.default is param.empty else param.default
+        # Only pass a docstring description: ``description=None`` would wipe one
+        # given through ``Annotated[..., Field(description=...)]``.
+        doc = {"description": arg_docs[pname]} if arg_docs.get(pname) else {}
+        fields[pname] = (hints[pname], Field(default, **doc))
+    return fields
+
+
+def _arguments_model(tool_name: str, fields: dict[str, Any]) -> type[BaseModel]:
+    """The pydantic model that validates a tool's arguments (unknown ones refused);
+    a parameter type with no JSON form is named in the error."""
+    try:
+        model = pydantic.create_model(  # type: ignore[call-overload]
+            f"{tool_name}_args",
+            __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=False),
+            **fields,
+        )
+        model.model_json_schema()
+    except Exception as exc:
+        culprit = _unsupported_parameter(fields)
+        where = f"parameter '{culprit[0]}' ({culprit[1]})" if culprit else "its parameters"
+        reason = str(exc).strip().splitlines()[0].split(". ")[0].rstrip(".")
+        raise ToolDefinitionError(
+            f"Cannot build a JSON schema for tool '{tool_name}': {where} has no JSON "
+            f"form ({reason}). Use JSON-friendly types: str, int, float, bool, Literal, "
+            "Enum, lists, dicts with str keys, Optional and pydantic models.",
+            tool=tool_name,
+        ) from exc
+    return model  # type: ignore[no-any-return]
 
 
 def _unsupported_parameter(fields: dict[str, Any]) -> tuple[str, str] | None:
@@ -406,14 +465,23 @@ def tool(
     name: str | None = None,
     description: str | None = None,
     timeout: float | None = None,
+    effects: Any = None,
 ) -> Any:
     """Decorator: turn a typed function (sync or async) into a :class:`Tool`.
 
     Usable bare (``@tool``) or with options (``@tool(name="lookup", timeout=5)``).
+    ``effects`` declares what the tool touches (``[]`` for none, or names from
+    :mod:`sapient.core.effects` such as ``"writes"``); left out, the side effects are
+    unknown and the default policy asks for approval before each call.
     Schema problems raise :class:`ToolDefinitionError` here, at definition time.
     """
 
     def wrap(f: Callable[..., Any]) -> Tool:
-        return Tool.from_function(f, name=name, description=description, timeout=timeout)
+        t = Tool.from_function(f, name=name, description=description, timeout=timeout)
+        if effects is not None:
+            from .effects import declare
+
+            t.effects = declare(effects)
+        return t
 
     return wrap(fn) if fn is not None else wrap

@@ -3,30 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from sapient.core.messages import Citation
+from sapient.core.tools import to_jsonable as _jsonable
 
 __all__ = ["Chunk", "SearchHit", "IngestSummary", "jsonable_metadata"]
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, (str, bool, int)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "item") and callable(value.item):  # numpy scalars
-        try:
-            return _jsonable(value.item())
-        except (TypeError, ValueError):
-            pass
-    return str(value)
 
 
 def jsonable_metadata(metadata: Any) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """LadybugDB graph store: an embedded, file-backed Cypher database (Kùzu lineage).
 
-Spec: ``ladybug:/path/to/graph`` (a folder is created on first write);
-``ladybug::memory:`` for a throw-away in-memory graph. Append ``?read_only=1`` to
-open an existing graph read-only.
+Spec: ``ladybug:/path/to/graph`` (one file, created on first write, with a
+``.wal`` beside it while open); ``ladybug::memory:`` for a throw-away in-memory
+graph. Options after ``?``: ``read_only=1`` opens an existing graph read-only;
+``query_memory_mb=N`` and ``query_threads=N`` bound model-written queries.
 
 LadybugDB needs typed tables. The store creates a node table per label (key
 ``name``, plus one column per property seen) and a relationship table per type
@@ -10,10 +11,12 @@ LadybugDB needs typed tables. The store creates a node table per label (key
 Cypher such as ``MATCH (n:Person)-[r:KNOWS]->(m:Person) RETURN n.name, m.name``
 runs on it as on Neo4j.
 
-One ``Database`` object is shared per path inside a process (opening two writable
-ones on one folder would corrupt it); each store keeps its own connections.
-Untrusted queries run in a ``BEGIN TRANSACTION READ ONLY`` transaction on a separate
-connection with a timeout, so the database itself refuses any write.
+One ``Database`` object is shared per file inside a process (two writable ones on
+one file would corrupt it) and the file is checked before it is opened
+(``_files.py``); each store keeps its own connections. Untrusted queries
+(:meth:`LadybugStore.read_query`) must be one statement without file access, and
+run in a child process (one per store, kept between queries) that opens the file
+read-only under time, memory, row and file limits (``_bounded.py``, ``_sandbox.py``).
 """
 
 from __future__ import annotations
@@ -21,17 +24,13 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
-from sapient.core.hookspecs import hookimpl
-from sapient.plugins.knowledge_graph._cypher import (
+from sapient.connectors.graph import (
     CypherSyntaxError,
-    parse_create,
-    split_statements,
-    tokenize,
-)
-from sapient.plugins.knowledge_graph._model import (
     Edge,
     GraphError,
     GraphSchema,
@@ -41,66 +40,18 @@ from sapient.plugins.knowledge_graph._model import (
     Rows,
     Triple,
     cypher_identifier,
+    parse_create,
     property_type,
+    read_statement,
+    split_statements,
+    tokenize,
 )
+from sapient.core.hookspecs import hookimpl
 
-__all__ = ["LadybugStore", "open_database"]
+from ._bounded import QueryLimits, QueryWorker
+from ._files import DamagedGraphError, import_ladybug, open_database, release
 
-_lock = threading.Lock()
-_databases: dict[str, list[Any]] = {}  # key -> [Database, refcount]
-
-
-def _import_ladybug() -> Any:
-    try:
-        import ladybug
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise GraphError(
-            "The embedded graph store needs the 'ladybug' package: "
-            "pip install 'sapient[graph]'."
-        ) from exc
-    return ladybug
-
-
-def open_database(path: str, read_only: bool = False) -> Any:
-    """The process-wide ``ladybug.Database`` for ``path`` (opened once, ref-counted)."""
-    lb = _import_ladybug()
-    key = path if path == ":memory:" else str(Path(path).expanduser().resolve())
-    with _lock:
-        entry = _databases.get(key)
-        if entry is not None and path != ":memory:":
-            if entry[0].read_only and not read_only:
-                raise GraphError(
-                    f"The graph at {key} is already open read-only in this process; "
-                    "close that store before opening it for writing."
-                )
-            entry[1] += 1
-            return entry[0]
-        if path != ":memory:":
-            Path(key).parent.mkdir(parents=True, exist_ok=True)
-            if read_only and not Path(key).exists():
-                raise GraphError(f"No graph at {key} to open read-only. Ingest data first.")
-        try:
-            db = lb.Database(key, read_only=read_only)
-        except RuntimeError as exc:
-            raise GraphError(
-                f"Could not open the graph at {key}: {exc}. If another program holds it, "
-                "close that program or open the graph with '?read_only=1'."
-            ) from exc
-        if path != ":memory:":
-            _databases[key] = [db, 1]
-        return db
-
-
-def _release(db: Any) -> None:
-    with _lock:
-        for key, entry in list(_databases.items()):
-            if entry[0] is db:
-                entry[1] -= 1
-                if entry[1] <= 0:
-                    del _databases[key]
-                    db.close()
-                return
-    db.close()
+__all__ = ["DamagedGraphError", "LadybugStore", "QueryLimits", "from_spec", "open_database"]
 
 
 def _q(name: str) -> str:
@@ -108,16 +59,26 @@ def _q(name: str) -> str:
 
 
 class LadybugStore:
-    """A graph store on an embedded LadybugDB database."""
+    """A graph store on an embedded LadybugDB database.
 
-    def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False) -> None:
+    Args:
+        path: the graph file, or ``":memory:"``.
+        read_only: open an existing graph without the right to write (and without
+            touching its file).
+        limits: bounds for :meth:`read_query` (time and rows are per call).
+    """
+
+    def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False,
+                 limits: QueryLimits | None = None) -> None:
         self.path = str(path)
         self.read_only = read_only
+        self.limits = limits or QueryLimits()
         self.spec = f"ladybug:{self.path}"
         self.version = 0
         self._db: Any = None
         self._conn: Any = None
         self._reader: Any = None
+        self._worker: QueryWorker | None = None
         self._mutex = threading.RLock()
         self._table_cache: tuple[int, dict[str, Any], dict[str, Any]] | None = None
 
@@ -125,15 +86,15 @@ class LadybugStore:
 
     def _connection(self) -> Any:
         if self._conn is None:
-            lb = _import_ladybug()
-            self._db = open_database(self.path, self.read_only)
+            lb = import_ladybug()
+            self._db = open_database(self.path, self.read_only, owner=self)
             self._conn = lb.Connection(self._db)
         return self._conn
 
     def _read_connection(self) -> Any:
         if self._reader is None:
             self._connection()
-            self._reader = _import_ladybug().Connection(self._db)
+            self._reader = import_ladybug().Connection(self._db)
         return self._reader
 
     def close(self) -> None:
@@ -142,8 +103,11 @@ class LadybugStore:
                 if conn is not None:
                     conn.close()
             self._reader = self._conn = None
+            if self._worker is not None:
+                self._worker.close()
+                self._worker = None
             if self._db is not None:
-                _release(self._db)
+                release(self._db)
                 self._db = None
 
     def __enter__(self) -> LadybugStore:
@@ -159,6 +123,7 @@ class LadybugStore:
         return Rows(list(result.get_column_names()), [list(r) for r in result.get_all()])
 
     def execute(self, cypher: str, params: dict[str, Any] | None = None) -> Rows:
+        """Run trusted Cypher written by the application (reads or writes)."""
         with self._mutex:
             try:
                 rows = self._rows(self._connection().execute(cypher, params or {}))
@@ -170,23 +135,39 @@ class LadybugStore:
 
     def read_query(self, cypher: str, params: dict[str, Any] | None = None, *,
                    timeout_s: float = 10.0, max_rows: int = 1000) -> Rows:
-        """Run untrusted Cypher in a read-only transaction with a timeout."""
+        """Run untrusted Cypher: one statement, no file access, read-only, bounded.
+
+        A file-backed graph runs it in a child process under the store's
+        :class:`QueryLimits` (time, memory, threads, rows, no file access);
+        raises :class:`~sapient.connectors.graph.QueryLimitError` when a limit
+        stopped it. An in-memory graph cannot be shared with a child, so there the
+        query runs in a read-only transaction with the database's timeout only.
+        """
+        statement = read_statement(cypher)
+        limits = replace(self.limits, timeout_s=timeout_s, max_rows=max_rows)
         with self._mutex:
-            conn = self._read_connection()
-            conn.set_query_timeout(max(1, int(timeout_s * 1000)))
-            conn.execute("BEGIN TRANSACTION READ ONLY")
-            try:
-                result = conn.execute(cypher, params or {})
-                if isinstance(result, list):
-                    raise GraphError("Only one statement may run at a time.")
-                columns = list(result.get_column_names())
-                rows = [list(r) for r in result.get_n(max_rows)]
-            except RuntimeError as exc:
-                raise GraphError(str(exc)) from exc
-            finally:
-                with contextlib.suppress(RuntimeError):
-                    conn.execute("ROLLBACK")  # nothing to keep; already gone after an error
-            return Rows(columns, rows)
+            self._connection()  # checks the file (and creates a new graph's file)
+            if self.path == ":memory:":
+                return self._read_in_process(statement, params, limits)
+            self._worker = self._worker or QueryWorker()
+            return self._worker.run(str(Path(self.path).expanduser().resolve()), statement,
+                                    params, limits)
+
+    def _read_in_process(self, statement: str, params: dict[str, Any] | None,
+                         limits: QueryLimits) -> Rows:
+        conn = self._read_connection()
+        conn.set_query_timeout(max(1, int(limits.timeout_s * 1000)))
+        conn.execute("BEGIN TRANSACTION READ ONLY")
+        try:
+            result = conn.execute(statement, params or {})
+            columns = list(result.get_column_names())
+            rows = [list(r) for r in result.get_n(limits.max_rows)]
+        except RuntimeError as exc:
+            raise GraphError(str(exc)) from exc
+        finally:
+            with contextlib.suppress(RuntimeError):
+                conn.execute("ROLLBACK")  # nothing to keep; already gone after an error
+        return Rows(columns, rows)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[Any]:
@@ -457,14 +438,27 @@ def _clean_triple(t: Triple) -> Triple:
 
 
 def from_spec(rest: str, settings: Any = None) -> LadybugStore:
-    """Build a store from ``ladybug:<path>[?read_only=1]``."""
+    """Build a store from ``ladybug:<path>[?read_only=1&query_memory_mb=N&query_threads=N]``.
+
+    No path means the default graph file (``Settings.graph_dir()``).
+    """
     path, _, query = rest.partition("?")
-    read_only = "read_only=1" in query or "read_only=true" in query.lower()
+    options = {k.lower(): v[-1] for k, v in parse_qs(query).items()}
+    read_only = options.get("read_only", "").lower() in ("1", "true", "yes")
+    limits = QueryLimits()
+    try:
+        if "query_memory_mb" in options:
+            limits = replace(limits, memory_mb=max(16, int(options["query_memory_mb"])))
+        if "query_threads" in options:
+            limits = replace(limits, threads=max(1, int(options["query_threads"])))
+    except ValueError as exc:
+        raise GraphError(f"'{rest}': query_memory_mb and query_threads take whole "
+                         "numbers, e.g. 'ladybug:/data/kg?query_memory_mb=1024'.") from exc
     if not path:
         if settings is None:
-            raise GraphError("Give the graph a folder: 'ladybug:/path/to/graph'.")
-        path = str(settings.home / "graphs" / "default")
-    return LadybugStore(path, read_only=read_only)
+            raise GraphError("Give the graph a file: 'ladybug:/path/to/graph'.")
+        path = str(settings.graph_dir())
+    return LadybugStore(path, read_only=read_only, limits=limits)
 
 
 @hookimpl

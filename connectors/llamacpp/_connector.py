@@ -36,6 +36,7 @@ from typing import Any
 
 from sapient.core.errors import ConfigurationError, LLMError
 from sapient.core.llm import LLMResponse, StreamDelta
+from sapient.core.llm import forced_tool as _forced_name
 from sapient.core.messages import Message, ToolCall, Usage
 
 from ._choice import channel_scores, last_request
@@ -318,20 +319,3 @@ def _call_complete(text: str) -> bool:
     """Arguments plus the call's closing brace are complete."""
     stripped = text.rstrip()
     return stripped.endswith("}") and json_complete(stripped[:-1])
-
-
-def _forced_name(tool_choice: Any, tools: Sequence[Any]) -> str | None:
-    """The tool name a ``tool_choice`` forces, or None for auto/required/none."""
-    if isinstance(tool_choice, dict):
-        tool_choice = (tool_choice.get("function") or {}).get("name") or tool_choice.get("name")
-    if tool_choice in (None, "auto", "required", "none"):
-        if tool_choice == "required" and not tools:
-            raise ConfigurationError("tool_choice='required' but no tools were given.")
-        return None
-    names = [t.name for t in tools]
-    if tool_choice not in names:
-        raise ConfigurationError(
-            f"tool_choice names '{tool_choice}', which is not among the tools given "
-            f"({', '.join(names) or 'none'}). Pass that tool or another choice."
-        )
-    return str(tool_choice)

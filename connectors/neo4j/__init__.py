@@ -10,9 +10,12 @@ py2neo is end-of-life (its author says so), so it is not used. Migration:
 ``neo4j.GraphDatabase.driver(uri, auth=(user, pw))``, or in Sapient the spec
 ``neo4j:<uri>`` with the password in the environment.
 
-Untrusted queries: ``EXPLAIN`` first, and they run only if the server reports the
-query type ``"r"`` (read-only); then on a READ-routed session in a read
-transaction with a timeout (``neo4j.Query(text, timeout=...)``).
+Untrusted queries: one statement without file access (``LOAD CSV`` is a read to
+Neo4j, so the server's check alone would let it through), then ``EXPLAIN``, and
+they run only if the server reports the query type ``"r"`` (read-only); then on a
+READ-routed session in a read transaction with a timeout the server enforces
+(``neo4j.Query(text, timeout=...)``), fetching at most ``max_rows`` rows. Memory
+per query is the server's setting (``db.memory.transaction.max``).
 """
 
 from __future__ import annotations
@@ -23,9 +26,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
-from sapient.core.hookspecs import hookimpl
-from sapient.plugins.knowledge_graph._cypher import split_statements
-from sapient.plugins.knowledge_graph._model import (
+from sapient.connectors.graph import (
     Edge,
     GraphError,
     GraphSchema,
@@ -34,7 +35,10 @@ from sapient.plugins.knowledge_graph._model import (
     RelType,
     Rows,
     Triple,
+    read_statement,
+    split_statements,
 )
+from sapient.core.hookspecs import hookimpl
 
 __all__ = ["Neo4jStore"]
 
@@ -134,6 +138,7 @@ class Neo4jStore:
         import neo4j
         import neo4j.exceptions
 
+        cypher = read_statement(cypher)
         kind = self.query_type(cypher, params)
         if kind != "r":
             raise GraphError(f"Refused: the server classifies this query as '{kind}', not "

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sapient.core.errors import ConfigurationError, LLMError
-from sapient.core.llm import LLMResponse, StreamDelta
+from sapient.core.llm import LLMResponse, StreamDelta, forced_tool, tool_choice_mode
 from sapient.core.messages import Message, ToolCall, Usage
 
 from ._capabilities import FULL, ServerCapabilities, probe_server
@@ -24,7 +24,6 @@ from ._recovery import recover_tool_calls
 from ._shims import (
     any_call_schema,
     call_instruction,
-    forced_name,
     response_format,
     schema_instruction,
     with_instruction,
@@ -49,13 +48,12 @@ def parse_spec(rest: str) -> tuple[str | None, str]:
 
 
 def _tool_choice(choice: Any, tools: Sequence[Any]) -> Any:
+    """``tool_choice`` in the wire format: a mode string, or the forced tool's object."""
     if choice is None or not tools:
         return None
-    if choice in ("auto", "none", "required"):
-        return choice
-    if isinstance(choice, str):
-        return {"type": "function", "function": {"name": choice}}
-    return choice
+    name = forced_tool(choice)
+    return tool_choice_mode(choice) if name is None else {
+        "type": "function", "function": {"name": name}}
 
 
 class OpenAIChat:
@@ -249,7 +247,7 @@ class OpenAIChat:
         tools = list(tools)
         opts = {**self.default_options, **options}
         choice = opts.get("tool_choice")
-        name = forced_name(choice) if tools else None
+        name = forced_tool(choice) if tools else None
         if name is not None and name not in {t.name for t in tools}:
             raise ConfigurationError(
                 f"tool_choice names '{name}', which is not among the tools given "

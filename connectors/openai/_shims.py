@@ -18,16 +18,7 @@ from typing import Any
 
 from sapient.core.messages import Message
 
-__all__ = ["any_call_schema", "response_format", "with_instruction", "forced_name"]
-
-
-def forced_name(choice: Any) -> str | None:
-    """The tool a ``tool_choice`` names, or None for auto/required/none/unset."""
-    if isinstance(choice, dict):
-        return (choice.get("function") or {}).get("name") or choice.get("name")
-    if choice in (None, "auto", "required", "none"):
-        return None
-    return str(choice)
+__all__ = ["any_call_schema", "response_format", "with_instruction"]
 
 
 def any_call_schema(tools: Sequence[Any]) -> dict[str, Any]:

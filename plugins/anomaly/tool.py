@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
+from sapient.core.effects import READS_PRIVATE
 from sapient.core.errors import ModelRetry
 from sapient.core.messages import Citation, ToolOutput
 from sapient.core.tools import Tool
@@ -114,7 +115,9 @@ def make_detect_tool(llm_factory: Callable[[], Any] | None = None) -> Tool:
         return _run(csv_path, column, values, timestamps, method, sensitivity, plot_path,
                     llm_factory)
 
-    return Tool.from_function(detect_anomalies)
+    tool = Tool.from_function(detect_anomalies)
+    tool.effects = frozenset({READS_PRIVATE})  # reads the user's files
+    return tool
 
 
 class AnomalyToolkit:

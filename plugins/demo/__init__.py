@@ -38,7 +38,7 @@ def _status(console: Any, text: str) -> None:
     console.print(f"[dim]{text}[/dim]", highlight=False)
 
 
-def prepare(settings: Any, console: Any) -> dict[str, str]:
+def prepare(settings: Any, console: Any, host: Any) -> dict[str, str]:
     """Build (or update) the demo index and graph; returns what was prepared."""
     prepared: dict[str, str] = {}
     docs = DATA_DIR / "docs"
@@ -54,7 +54,7 @@ def prepare(settings: Any, console: Any) -> dict[str, str]:
     try:
         from sapient.plugins.knowledge_graph import ingest_file, open_store
 
-        store = open_store(settings.graph_spec, settings)
+        store = open_store(settings.graph_spec, host)
         try:
             report = ingest_file(store, DATA_DIR / "graph" / "people.tsv")
         finally:
@@ -105,10 +105,10 @@ def run_demo(args: argparse.Namespace, host: Any) -> int:
         llm=args.llm or base.llm or DEFAULT_LLM,
     )
     _status(console, f"Preparing the demo data under {settings.home} ...")
-    prepared = prepare(settings, console)
+    demo_host = Host(settings)
+    prepared = prepare(settings, console, demo_host)
     for what, detail in prepared.items():
         _status(console, f"  {what}: {detail}")
-    demo_host = Host(settings)
     registered = demo_host.tools()
     tools = [name for name in DEMO_TOOLS if name in registered]
     routed = settings.llm == DEFAULT_LLM

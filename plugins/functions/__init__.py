@@ -83,7 +83,10 @@ class FunctionsToolkit:
         self.host = host
 
     def tools(self) -> list[Tool]:
-        return [Tool.from_function(calculator), Tool.from_function(current_time)]
+        tools = [Tool.from_function(calculator), Tool.from_function(current_time)]
+        for t in tools:
+            t.effects = frozenset()  # pure: no side effects, no outside text
+        return tools
 
 
 @hookimpl

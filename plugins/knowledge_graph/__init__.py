@@ -1,19 +1,20 @@
-"""Knowledge-graph plugin: graph stores, ingestion, guarded Text2Cypher, graph retrieval.
+"""Knowledge-graph plugin: ingestion, guarded Text2Cypher, graph retrieval, graph tools.
 
 Registers the tools ``graph_schema``, ``graph_lookup``, ``graph_neighbors``,
-``graph_paths``, ``graph_query`` and ``graph_retrieve`` on the store named by
-``Settings.graph_spec`` (default an embedded LadybugDB under ``SAPIENT_HOME``), and
-the ``sapient graph`` command. Stores come from ``sapient.connectors.ladybug`` and
-``sapient.connectors.neo4j``; nothing heavy is imported until a tool is used.
+``graph_paths``, ``graph_query`` and ``graph_retrieve`` (a :class:`GraphToolkit`
+built from the host, over the store named by ``Settings.graph_spec``) and the
+``sapient graph`` command. Stores come from the host's ``register_graph_stores``
+registry (``sapient.connectors.ladybug``, ``sapient.connectors.neo4j`` or a
+plugin's); their protocol and data types live in ``sapient.connectors.graph`` and
+are re-exported here. The rest loads on first use (one module ``__getattr__``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from sapient.core.hookspecs import hookimpl
-
-from ._model import (
+from sapient.connectors.graph import (
     DEFAULT_LABEL,
     Edge,
     GraphError,
@@ -24,11 +25,31 @@ from ._model import (
     Rows,
     Triple,
 )
-from .guard import check_cypher, extract_cypher
-from .ingest import extract_triples, ingest_file, ingest_triples, read_triples
-from .retrieve import Answer, GraphRetriever
-from .text2cypher import Text2Cypher, Text2CypherResult
-from .tools import GraphToolkit, open_store
+from sapient.core.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from ._guard import check_cypher, extract_cypher
+    from ._ingest import extract_triples, ingest_file, ingest_triples, read_triples
+    from ._text2cypher import Text2Cypher, Text2CypherResult
+    from ._toolkit import GraphToolkit, graph_spec, open_store
+    from .retrieve import Answer, GraphRetriever
+
+#: Public names defined in private modules, imported when first asked for.
+_LAZY = {
+    "Answer": ".retrieve",
+    "GraphRetriever": ".retrieve",
+    "GraphToolkit": "._toolkit",
+    "Text2Cypher": "._text2cypher",
+    "Text2CypherResult": "._text2cypher",
+    "check_cypher": "._guard",
+    "extract_cypher": "._guard",
+    "extract_triples": "._ingest",
+    "graph_spec": "._toolkit",
+    "ingest_file": "._ingest",
+    "ingest_triples": "._ingest",
+    "open_store": "._toolkit",
+    "read_triples": "._ingest",
+}
 
 __all__ = [
     "Answer",
@@ -48,22 +69,41 @@ __all__ = [
     "check_cypher",
     "extract_cypher",
     "extract_triples",
+    "graph_spec",
     "ingest_file",
     "ingest_triples",
     "open_store",
     "read_triples",
+    "register_commands",
+    "register_tools",
 ]
 
 
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
 @hookimpl
-def register_tools(register: Any, settings: Any) -> None:
-    for t in GraphToolkit(settings=settings).tools():
+def register_tools(register: Any, host: Any) -> None:
+    """The six graph tools over the settings' store; store and models come from ``host``."""
+    from ._toolkit import GraphToolkit
+
+    for t in GraphToolkit.from_host(host).tools():
         register(t)
 
 
 @hookimpl
 def register_commands(register: Any) -> None:
-    from .cli import configure, run
+    """``sapient graph ...``; the command gets the host when it runs."""
+    from ._cli import configure, run
 
     register("graph", run, help="knowledge graph: ingest, query, schema, ask",
              configure=configure)

@@ -23,8 +23,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._model import Edge, GraphStore
-from .ingest import normalize_name
+from sapient.connectors.graph import Edge, GraphStore
+
+from ._ingest import normalize_name
 
 __all__ = ["Answer", "GraphRetriever", "Hop", "Link"]
 

@@ -42,6 +42,11 @@ def configure_ingest(parser: argparse.ArgumentParser) -> None:
                              "(a local Ray instance, or the cluster at RAY_ADDRESS)")
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="embedding workers for --engine ray (default: CPUs - 1)")
+    parser.add_argument("--loader", default=None, metavar="CLASS",
+                        help="read each file with a LangChain document loader, e.g. "
+                             "langchain_community.document_loaders.CSVLoader")
+    parser.add_argument("--loader-arg", action="append", default=[], metavar="KEY=VALUE",
+                        help="keyword argument for the loader (repeatable; VALUE may be JSON)")
 
 
 def _store_argument(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +72,9 @@ def run_ingest(args: argparse.Namespace, host: Any) -> int:
         if index._embedder_spec is None:
             index._embedder_spec = settings.embedder
         existed = index.store.exists
-        if args.engine == "ray":
+        if args.loader:
+            summary = _ingest_with_loader(index, args)
+        elif args.engine == "ray":
             from ._ray import ingest_with_ray
 
             summary = ingest_with_ray(index, args.paths, sync=not args.no_sync,
@@ -98,6 +105,25 @@ def _print_summary(console: Any, name: str, target: Any, summary: Any, count: in
     console.print(table)
     for err in summary.errors:
         console.print(f"[yellow]skipped:[/yellow] {err}", markup=False)
+
+
+def _ingest_with_loader(index: Any, args: argparse.Namespace) -> Any:
+    """Files read by a LangChain loader: every file is loaded before the index changes."""
+    from sapient.connectors.langchain import ingest_langchain_documents, load_documents
+
+    loader_args: dict[str, Any] = {}
+    for item in args.loader_arg:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise SapientError(f"--loader-arg takes KEY=VALUE, got {item!r}.")
+        try:
+            loader_args[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            loader_args[key] = raw
+    docs = load_documents(args.loader, args.paths, **loader_args)
+    summary = ingest_langchain_documents(index, docs, show_progress=True)
+    summary.files = len(args.paths)
+    return summary
 
 
 def _parse_filter(items: list[str]) -> dict[str, Any]:

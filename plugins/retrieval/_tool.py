@@ -161,5 +161,9 @@ class RetrievalToolkit:
         self.host = host
 
     def tools(self) -> list[Tool]:
-        search = DocumentSearch(self.host.settings, host=self.host)
-        return [Tool.from_function(search.as_function())]
+        from sapient.core.effects import READS_PRIVATE, READS_UNTRUSTED
+
+        search = Tool.from_function(
+            DocumentSearch(self.host.settings, host=self.host).as_function())
+        search.effects = frozenset({READS_UNTRUSTED, READS_PRIVATE})  # documents: outside text
+        return [search]

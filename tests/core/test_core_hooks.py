@@ -301,6 +301,11 @@ class Everything:
         self.called.add("register_graph_stores")
 
     @hookimpl
+    def register_document_stores(self, register, host):
+        self.called.add("register_document_stores")
+        register("everything", lambda rest, settings, host: (rest, host))
+
+    @hookimpl
     def register_commands(self, register):
         self.called.add("register_commands")
         register("everything", lambda args, host: 0, help="test command")
@@ -333,9 +338,10 @@ def test_every_hook_is_exercised():
     host = Host(plugins=[tracer], load_entrypoints=False)
     host.check_pending()
     assert set(hook_names()) <= {n for n in dir(tracer) if not n.startswith("_")}
-    for kind in ("llms", "embedders", "graph_stores", "commands"):
+    for kind in ("llms", "embedders", "graph_stores", "document_stores", "commands"):
         host.registry(kind)
     assert host.registry("commands")["everything"].plugin == "Everything"
+    assert host.document_store("everything:x") == ("x", host)
     result = Agent(one_call_then(), tools=["double"], host=host).run("x")
     assert result.ok and result.tool_calls[0].result == "8"
     assert tracer.called == set(hook_names())
@@ -347,7 +353,7 @@ def test_every_hook_has_a_docs_entry():
     headings = {m.group(1) for m in re.finditer(r"^#{2,4}\s+`?([a-z_]+)`?", text, re.M)}
     missing = [n for n in hook_names() if n not in headings]
     assert not missing, f"docs/hooks.md lacks a heading for: {missing}"
-    assert len(hook_names()) == 10
+    assert len(hook_names()) == 11
 
 
 def test_every_hookspec_has_a_docstring():

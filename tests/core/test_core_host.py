@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
-from pathlib import Path
 
 import pytest
 from sapient import Agent, ConfigurationError, Host, PluginError, Settings, ToolCall, hookimpl
@@ -20,25 +18,10 @@ def errors_of(host: Host, *plugins: str) -> list:
     return [e for e in host.load_errors if e.plugin in plugins]
 
 
-def make_distribution(root: Path, dist: str, entry_points: dict[str, str],
-                      modules: dict[str, str]) -> None:
-    """A minimal installed distribution on ``root``: modules plus a dist-info folder
-    whose entry_points.txt declares plugins in the ``sapient`` group."""
-    root.mkdir(parents=True, exist_ok=True)
-    for name, source in modules.items():
-        (root / f"{name}.py").write_text(textwrap.dedent(source))
-    info = root / f"{dist.replace('-', '_')}-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
-    lines = "".join(f"{k} = {v}\n" for k, v in entry_points.items())
-    (info / "entry_points.txt").write_text(f"[sapient]\n{lines}")
-
-
 @pytest.fixture
-def fake_plugins(tmp_path, monkeypatch):
+def fake_plugins(install_plugin):
     """Two good entry-point plugins (alpha, beta) and a broken one, on sys.path."""
-    root = tmp_path / "site"
-    make_distribution(root, "sapient-alpha", {"alpha": "sapient_test_alpha"}, {
+    install_plugin("sapient-alpha", {"alpha": "sapient_test_alpha"}, {
         "sapient_test_alpha": """
             from sapient import hookimpl
 
@@ -50,7 +33,7 @@ def fake_plugins(tmp_path, monkeypatch):
             def register_tools(register):
                 register(alpha_tool)
         """})
-    make_distribution(root, "sapient-beta", {"beta": "sapient_test_beta"}, {
+    install_plugin("sapient-beta", {"beta": "sapient_test_beta"}, {
         "sapient_test_beta": """
             from sapient import hookimpl
 
@@ -58,14 +41,10 @@ def fake_plugins(tmp_path, monkeypatch):
             def register_tools(register):
                 register(lambda: "b", name="beta_tool")
         """})
-    make_distribution(root, "sapient-broken", {"broken": "sapient_test_broken"}, {
+    return install_plugin("sapient-broken", {"broken": "sapient_test_broken"}, {
         "sapient_test_broken": """
             raise RuntimeError("broken on purpose: missing API key")
         """})
-    monkeypatch.syspath_prepend(str(root))
-    yield root
-    for mod in ("sapient_test_alpha", "sapient_test_beta", "sapient_test_broken"):
-        sys.modules.pop(mod, None)
 
 
 # --- default plugins ------------------------------------------------------------------------
@@ -193,12 +172,26 @@ def test_tool_clash_keeps_the_first_and_reports_the_second():
     assert "register(fn, name='...')" in err.error
 
 
-def test_registry_clash_keeps_the_first_and_reports_the_second():
+def test_a_plugin_registration_replaces_the_builtin_of_that_name():
     host = Host(plugins=[ClashingLLM()], load_entrypoints=False)
-    assert host.registry("llms")["scripted"].plugin == "sapient.connectors.scripted"
-    [err] = errors_of(host, "ClashingLLM")
-    assert err.plugin == "ClashingLLM" and err.stage == "register_llms"
-    assert "clashes with the one from plugin 'sapient.connectors.scripted'" in err.error
+    entry = host.registry("llms")["scripted"]
+    assert (entry.plugin, entry.replaced) == ("ClashingLLM", "sapient.connectors.scripted")
+    assert host.registry("llms")["openai"].replaced is None
+    assert errors_of(host, "ClashingLLM") == []
+
+
+class ClashingLLMToo:
+    @hookimpl
+    def register_llms(self, register):
+        register("scripted", lambda rest, settings: None)
+
+
+def test_between_two_plugins_the_first_registration_wins_and_the_clash_is_reported():
+    host = Host(plugins=[ClashingLLM(), ClashingLLMToo()], load_entrypoints=False)
+    assert host.registry("llms")["scripted"].plugin == "ClashingLLM"
+    [err] = errors_of(host, "ClashingLLMToo")
+    assert err.plugin == "ClashingLLMToo" and err.stage == "register_llms"
+    assert "clashes with the one from plugin 'ClashingLLM'" in err.error
 
 
 def test_a_hookimpl_with_unknown_arguments_is_skipped():

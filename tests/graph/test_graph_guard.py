@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from sapient.plugins.knowledge_graph import GraphSchema, check_cypher, extract_cypher
-from sapient.plugins.knowledge_graph._model import NodeLabel, RelType
+from sapient.connectors.graph import GraphSchema, NodeLabel, RelType
+from sapient.plugins.knowledge_graph import check_cypher, extract_cypher
 
 SCHEMA = GraphSchema(
     nodes={"Person": NodeLabel("Person", 3, {"name": "STRING", "age": "INT64"}),
@@ -30,7 +30,14 @@ def test_extract_cypher(reply, expected):
     ("CREATE (n:Person {name: 'x'}) RETURN n", "write"),
     ("MATCH (n:Person) SET n.age = 1 RETURN n", "write"),
     ("MERGE (n:Person {name: 'x'}) RETURN n", "write"),
-    ("LOAD CSV FROM 'file:///etc/passwd' AS l RETURN l", "write"),
+    ("LOAD CSV FROM 'file:///etc/passwd' AS l RETURN l", "file"),
+    ("COPY (MATCH (n) RETURN n.name) TO '/tmp/x.csv'", "file"),
+    ("EXPORT DATABASE '/tmp/dump'", "file"),
+    ("LOAD FROM '/etc/passwd' (header=false) RETURN *", "file"),
+    ("LOAD EXTENSION httpfs", "file"),
+    ("INSTALL httpfs", "file"),
+    ("ATTACH 'other.db' AS o (dbtype lbug)", "file"),
+    ("RETURN 1; COMMIT; CREATE (:Person {name: 'x'})", "write"),
     ("CALL dbms.components() YIELD name RETURN name", "admin"),
     ("MATCH (n) RETURN apoc.text.join(['a'], ',')", "admin"),
     ("MATCH (n) RETURN n; MATCH (m) DETACH DELETE m", "write"),

@@ -68,7 +68,7 @@ def test_extraction_with_entity_resolution(tmp_path):
 
 
 def test_cli_ingest_query_and_ask(tmp_path, people_file, capsys):
-    from sapient.plugins.knowledge_graph import cli
+    from sapient.plugins.knowledge_graph import _cli as cli
 
     host = Host(Settings(home=tmp_path), load_entrypoints=False)
     parser = argparse.ArgumentParser()
@@ -83,8 +83,8 @@ def test_cli_ingest_query_and_ask(tmp_path, people_file, capsys):
     assert "Dan Brown" in out
     args = parser.parse_args(["query", "MATCH (n) DETACH DELETE n", "--graph", "people"])
     assert cli.run(args, host) == 1
-    assert "refused" in capsys.readouterr().out
+    assert "refused" in capsys.readouterr().err
     bad = tmp_path / "bad.tsv"
     bad.write_text("x\ty\n", encoding="utf-8")
     assert cli.run(parser.parse_args(["ingest", str(bad), "--graph", "people"]), host) == 1
-    assert "line 1" in capsys.readouterr().out
+    assert "line 1" in capsys.readouterr().err

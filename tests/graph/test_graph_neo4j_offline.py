@@ -82,3 +82,15 @@ def test_spec_parsing(monkeypatch):
     assert from_spec("bolt://u:secret@h:7687")._auth == ("u", "secret")
     with pytest.raises(GraphError, match="not a Neo4j URI"):
         from_spec("http://h:7474")
+
+
+@pytest.mark.parametrize("query", [
+    "LOAD CSV FROM 'file:///etc/passwd' AS line RETURN line",  # the server calls this a read
+    "MATCH (n) RETURN n; MATCH (m) DETACH DELETE m",
+])
+def test_file_access_and_several_statements_never_reach_the_server(query):
+    driver = _Driver({})  # a server that would classify everything as a read
+    store = Neo4jStore("bolt://x:7687", driver=driver)
+    with pytest.raises(GraphError):
+        store.read_query(query)
+    assert driver.log == []

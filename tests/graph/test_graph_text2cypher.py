@@ -57,8 +57,8 @@ def test_unanswerable(people_store):
 
 
 def test_graph_query_without_llm_says_so(people_store, tmp_path):
-    from sapient import Settings
+    from sapient import Host, Settings
 
-    toolkit = GraphToolkit(people_store, Settings(home=tmp_path))
+    toolkit = GraphToolkit(people_store, host=Host(Settings(home=tmp_path), load_entrypoints=False))
     text = toolkit.graph_query("Who knows Bob?")
     assert "needs an LLM" in text and "SAPIENT_LLM" in text

@@ -4,9 +4,9 @@
 leading ``Cypher:``, stray tokens after it); :func:`check_cypher` refuses writes,
 procedure calls, admin commands and file access (looking only at real keywords,
 never inside string literals), checks labels, relationship types and properties
-against the schema, and adds or caps ``LIMIT``. The database then runs what
-passes in a read-only transaction (see the stores), so a query that slips past
-this list still cannot write.
+against the schema, and adds or caps ``LIMIT``. The store then runs what passes
+under its own limits (one statement, no file access, read-only, time, memory and
+rows: see the stores), so a query that slips past this list still cannot write.
 """
 
 from __future__ import annotations
@@ -15,18 +15,24 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ._cypher import CypherSyntaxError, Token, tokenize
-from ._model import GraphSchema
+from sapient.connectors.graph import (
+    DESTRUCTIVE_KEYWORDS,
+    FILE_ACCESS_KEYWORDS,
+    CypherSyntaxError,
+    GraphSchema,
+    Token,
+    keywords,
+    tokenize,
+)
 
 __all__ = ["BLOCKED_KEYWORDS", "GuardResult", "check_cypher", "extract_cypher"]
 
+_ADMIN = frozenset({"CALL", "SHOW", "GRANT", "REVOKE", "DENY", "TERMINATE", "START", "STOP",
+                    "CHECKPOINT", "BEGIN", "COMMIT", "ROLLBACK", "ENABLE", "DISABLE"})
 #: Keywords that write, change schema, call procedures, touch files or administer.
 BLOCKED_KEYWORDS = frozenset({
-    "CREATE", "MERGE", "SET", "DELETE", "DETACH", "REMOVE", "DROP", "ALTER", "COPY",
-    "LOAD", "INSTALL", "ATTACH", "USE", "EXPORT", "IMPORT", "FOREACH", "BEGIN", "COMMIT",
-    "ROLLBACK", "CHECKPOINT", "GRANT", "REVOKE", "DENY", "CALL", "SHOW", "TERMINATE",
-    "START", "STOP", "PERIODIC", "RENAME", "ENABLE", "DISABLE", "FINISH",
-})
+    "CREATE", "MERGE", "SET", "FOREACH", "PERIODIC", "RENAME", "FINISH",
+}) | DESTRUCTIVE_KEYWORDS | FILE_ACCESS_KEYWORDS | _ADMIN
 #: Function namespaces that reach outside the query (plugins, admin, file access).
 BLOCKED_NAMESPACES = frozenset({"apoc", "dbms", "db", "gds", "genai", "file", "tx", "sys"})
 _STARTS = ("MATCH", "OPTIONAL", "WITH", "UNWIND", "RETURN")
@@ -68,7 +74,7 @@ class GuardResult:
     ok: bool
     query: str
     problems: list[str] = field(default_factory=list)
-    kind: str = ""  # "write", "admin", "schema", "syntax", "empty" when refused
+    kind: str = ""  # "write", "file", "admin", "schema", "syntax", "empty" when refused
 
     def feedback(self) -> str:
         return "; ".join(self.problems)
@@ -143,14 +149,12 @@ def check_cypher(query: str, schema: GraphSchema | None = None, *,
         return _refuse(query, "empty", "the query is empty")
     if any(t.kind == "op" and t.value == ";" for t in tokens):
         return _refuse(query, "write", "only one statement is allowed (found ';')")
-    words = {t.upper for t in tokens if t.kind == "ident"}
+    words = keywords(tokens)
     blocked = sorted(words & BLOCKED_KEYWORDS)
     # `EXISTS { ... }` subqueries are fine; `CALL { ... }` and procedures are not
     if blocked:
-        kind = "admin" if set(blocked) & {"CALL", "SHOW", "GRANT", "REVOKE", "DENY",
-                                          "TERMINATE", "START", "STOP", "USE"} else "write"
-        return _refuse(query, kind, f"the query uses {', '.join(blocked)}; only read "
-                       "queries (MATCH ... RETURN) are allowed")
+        return _refuse(query, _blocked_kind(set(blocked)), f"the query uses "
+                       f"{', '.join(blocked)}; only read queries (MATCH ... RETURN) are allowed")
     for i, tok in enumerate(tokens[:-1]):
         if (tok.kind == "ident" and tok.value.lower() in BLOCKED_NAMESPACES
                 and tokens[i + 1].value == "."):
@@ -168,6 +172,13 @@ def check_cypher(query: str, schema: GraphSchema | None = None, *,
         if problems:
             return _refuse(query, "schema", *problems)
     return GuardResult(True, _apply_limit(query, tokens, max_limit))
+
+
+def _blocked_kind(blocked: set[str]) -> str:
+    """File access first, then writes, then administration (procedures, transactions)."""
+    if blocked & FILE_ACCESS_KEYWORDS:
+        return "file"
+    return "write" if blocked - _ADMIN else "admin"
 
 
 def _schema_problems(tokens: list[Token], schema: GraphSchema) -> list[str]:
@@ -202,7 +213,7 @@ def _apply_limit(query: str, tokens: list[Token], max_limit: int) -> str:
             last = i
     if last is not None and last + 1 < len(tokens) and tokens[last + 1].kind == "number":
         num = tokens[last + 1]
-        if int(float(num.value)) > max_limit:
+        if float(num.value) > max_limit:
             end = num.pos + len(num.value)
             return query[:num.pos] + str(max_limit) + query[end:]
         return query

@@ -1,9 +1,11 @@
 """Text2Cypher: questions to read-only Cypher, guarded and self-repairing.
 
 Flow: schema-grounded prompt with few-shot examples built from the graph's own
-schema -> model reply -> :func:`~.guard.extract_cypher` -> :func:`~.guard.check_cypher`
-(blocklist, schema check, LIMIT) -> read-only execution with a timeout. A refusal or
-a database error is fed back to the model for at most ``max_repairs`` more tries.
+schema -> model reply -> :func:`extract_cypher` -> :func:`check_cypher`
+(blocklist, schema check, LIMIT) -> the store's bounded read-only execution. A
+refusal or a database error is fed back to the model for at most ``max_repairs``
+more tries; a query that hit a limit (time, memory) ends the loop, and a query
+already tried is never run again, so one expensive query costs one timeout.
 The result says honestly whether the question was answered, is unanswerable from
 the schema, or failed.
 """
@@ -13,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from sapient.connectors.graph import GraphError, GraphSchema, GraphStore, QueryLimitError
 from sapient.core.messages import Message
 
-from ._model import GraphError, GraphSchema, GraphStore
-from .guard import check_cypher, extract_cypher
+from ._guard import check_cypher, extract_cypher
 
 __all__ = ["Attempt", "Text2Cypher", "Text2CypherResult", "build_prompt"]
 
@@ -72,7 +74,7 @@ class Attempt:
     reply: str
     query: str
     error: str = ""
-    stage: str = ""  # "guard" or "database" when it failed
+    stage: str = ""  # "guard", "database" or "limit" (time, memory) when it failed
 
 
 @dataclass
@@ -137,25 +139,39 @@ class Text2Cypher:
                 result.reason = reply.split(":", 1)[-1].strip() or "not answerable from the schema"
                 result.attempts.append(Attempt(reply, ""))
                 return result
-            query = extract_cypher(reply)
-            verdict = check_cypher(query, schema, max_limit=self.max_rows)
-            attempt = Attempt(reply, verdict.query)
-            result.attempts.append(attempt)
-            if not verdict.ok:
-                attempt.error, attempt.stage = f"refused ({verdict.kind}): {verdict.feedback()}", "guard"
-            else:
-                try:
-                    rows = self.store.read_query(verdict.query, timeout_s=self.timeout_s,
-                                                 max_rows=self.max_rows)
-                except GraphError as exc:
-                    attempt.error, attempt.stage = f"database error: {exc}", "database"
-                else:
-                    result.status, result.query = "answered", verdict.query
-                    result.columns, result.rows = rows.columns, rows.rows
-                    return result
+            attempt = self._attempt(reply, schema, result)
+            if result.status == "answered":
+                return result
+            if attempt.stage == "limit":
+                break
             messages = [*messages, Message.assistant(reply), Message.user(
                 f"That query was not run: {attempt.error}. Write a corrected read-only query "
                 "in a ```cypher block, or reply UNANSWERABLE: <reason>.")]
         result.reason = (f"no valid read-only query after {len(result.attempts)} attempt(s); "
                          f"last problem: {result.attempts[-1].error}")
         return result
+
+    def _attempt(self, reply: str, schema: GraphSchema, result: Text2CypherResult) -> Attempt:
+        """Check and run one reply's query; record it (and the answer) on ``result``."""
+        verdict = check_cypher(extract_cypher(reply), schema, max_limit=self.max_rows)
+        attempt = Attempt(reply, verdict.query)
+        tried = {a.query for a in result.attempts if a.stage != "guard"}
+        result.attempts.append(attempt)
+        if not verdict.ok:
+            attempt.error = f"refused ({verdict.kind}): {verdict.feedback()}"
+            attempt.stage = "guard"
+        elif verdict.query in tried:
+            attempt.error = "this exact query was already run and failed; write a different one"
+            attempt.stage = "guard"
+        else:
+            try:
+                rows = self.store.read_query(verdict.query, timeout_s=self.timeout_s,
+                                             max_rows=self.max_rows)
+            except QueryLimitError as exc:
+                attempt.error, attempt.stage = f"stopped at a limit: {exc}", "limit"
+            except GraphError as exc:
+                attempt.error, attempt.stage = f"database error: {exc}", "database"
+            else:
+                result.status, result.query = "answered", verdict.query
+                result.columns, result.rows = rows.columns, rows.rows
+        return attempt

@@ -1,11 +1,14 @@
-"""Data types shared by the graph stores, ingestion, guards and retrieval.
+"""The graph store protocol and the data types every store, ingester and tool shares.
 
-Kept free of optional dependencies so that importing the plugin stays cheap.
+They live with the stores (not in the knowledge-graph plugin) so that a store
+connector, built-in or third-party, depends only on this package and the core.
+Free of optional dependencies: importing it is cheap.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -20,22 +23,33 @@ __all__ = [
     "GraphStore",
     "IngestError",
     "Node",
+    "QueryLimitError",
     "NodeLabel",
     "RelType",
     "Rows",
     "Triple",
     "cypher_identifier",
+    "is_identifier_char",
     "property_type",
 ]
 
 #: Label given to nodes whose label is not stated.
 DEFAULT_LABEL = "Entity"
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
 
 class GraphError(SapientError):
     """A graph store or graph tool failed; the message says what to do."""
+
+
+class QueryLimitError(GraphError):
+    """A query went over a limit (time, memory) and was stopped; ``limit`` names it.
+
+    Running the same query again would hit the same limit: write a cheaper one.
+    """
+
+    def __init__(self, message: str, limit: str = "time") -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class IngestError(GraphError):
@@ -50,15 +64,27 @@ def cypher_identifier(text: str, what: str = "name") -> str:
     """Turn a label, relationship type or property name into a plain Cypher identifier.
 
     Spaces and punctuation become ``_`` so that ``works at`` becomes ``works_at``;
-    something with no letters or digits at all is refused.
+    letters of any script are kept (``Città``, ``知道``: LadybugDB and Neo4j accept
+    them), in Unicode NFC form so that one name has one spelling. Something with no
+    letters or digits at all is refused.
     """
-    cleaned = re.sub(r"\W+", "_", str(text).strip()).strip("_")
+    text = unicodedata.normalize("NFC", str(text))
+    spaced = "".join(c if is_identifier_char(c) else " " for c in text)
+    cleaned = re.sub(r" +", "_", spaced.strip()).strip("_")
     if not cleaned:
         raise GraphError(f"The {what} {text!r} has no letters or digits; give it a name.")
-    if cleaned[0].isdigit():
+    if not cleaned.isidentifier():  # starts with a digit
         cleaned = "_" + cleaned
-    assert _IDENT.match(cleaned)
     return cleaned
+
+
+def is_identifier_char(c: str) -> bool:
+    """Whether ``c`` may continue an identifier: a letter or digit of any script, or ``_``.
+
+    The Unicode identifier rule (XID_Continue, as Python's ``str.isidentifier``),
+    which is what Cypher's grammar allows in unquoted names.
+    """
+    return c == "_" or ("a" + c).isidentifier()
 
 
 def property_type(value: Any) -> str:

@@ -1,50 +1,65 @@
 """The graph tools an agent can call, bound to one store.
 
-:class:`GraphToolkit` opens its store, embedder and LLM on first use (never at
-registration), so listing tools costs nothing and a missing extra or server only
+:class:`GraphToolkit` is built from the host (``GraphToolkit.from_host(host)``):
+its store, embedder and LLM come from the host on first use (never at
+registration), so listing tools costs nothing, the user's settings and plugins
+reach every model and store the tools use, and a missing extra or server only
 shows up when a graph tool is actually called, with a message saying what to do.
 """
 
 from __future__ import annotations
 
 import threading
+import warnings
 from collections import deque
 from dataclasses import asdict
 from typing import Any
 
+from sapient.connectors.graph import Edge, GraphStore
+from sapient.core.effects import READS_PRIVATE, READS_UNTRUSTED
 from sapient.core.errors import ConfigurationError, ModelRetry
 from sapient.core.messages import Citation, ToolOutput
 from sapient.core.settings import Settings
 from sapient.core.tools import Tool
 
-from ._model import Edge, GraphStore
-from .ingest import normalize_name
+from ._ingest import normalize_name
+from ._text2cypher import Text2Cypher
 from .retrieve import GraphRetriever
-from .text2cypher import Text2Cypher
 
-__all__ = ["GraphToolkit", "open_store"]
+__all__ = ["GraphToolkit", "graph_spec", "open_store"]
 
 
-def open_store(spec: str, settings: Settings | None = None) -> GraphStore:
-    """A store from a spec (``ladybug:PATH``, ``neo4j:URI``) or a bare graph name.
+def graph_spec(graph: str | None, settings: Settings) -> str:
+    """The store spec meant by ``--graph`` / ``graph=``: a spec, a bare name, or nothing.
 
-    A bare name such as ``people`` means ``ladybug:<SAPIENT_HOME>/graphs/people``.
+    ``None`` means the settings' store (``SAPIENT_GRAPH``, default an embedded graph
+    under ``SAPIENT_HOME``); a bare name such as ``people`` (no ``scheme:``) means
+    the embedded graph ``ladybug:<SAPIENT_HOME>/graphs/people``; anything else is a
+    store spec (``ladybug:/data/kg``, ``neo4j:bolt://host:7687``) and is kept as is.
     """
-    settings = settings or Settings.from_env()
-    scheme, sep, rest = spec.partition(":")
-    if not sep or (len(scheme) == 1 and rest.startswith("\\")):  # a name, not a spec
-        from sapient.connectors.ladybug import LadybugStore
+    if not graph:
+        return settings.graph_spec
+    scheme, sep, rest = graph.partition(":")
+    if not sep or (len(scheme) == 1 and rest.startswith("\\")):  # a name or C:\ path
+        return f"ladybug:{settings.graph_dir(graph)}"
+    return graph
 
-        return LadybugStore(settings.home / "graphs" / spec)
-    if scheme == "ladybug":
-        from sapient.connectors.ladybug import from_spec
-        return from_spec(rest, settings)
-    if scheme == "neo4j":
-        from sapient.connectors.neo4j import from_spec as neo4j_spec
-        return neo4j_spec(rest, settings)
-    from sapient.core.plugins import Host
 
-    return Host(settings).graph_store(spec)
+def open_store(graph: str | None, host: Any, *, read_only: bool = False) -> GraphStore:
+    """Open the store named by ``graph`` (see :func:`graph_spec`) through ``host``.
+
+    Stores come from the host's ``register_graph_stores`` registry, so a plugin that
+    registers its own ``ladybug`` or ``neo4j`` scheme replaces the built-in one here
+    too. ``read_only`` asks an embedded (``ladybug:``) graph to open without write
+    access, so reading never creates or rewrites its file. The caller closes the store.
+    """
+    if isinstance(host, Settings) or not hasattr(host, "graph_store"):
+        raise TypeError("open_store needs the host the store comes from: "
+                        "open_store(spec, host), e.g. with host = sapient.Host().")
+    spec = graph_spec(graph, host.settings)
+    if read_only and spec.startswith("ladybug:") and "read_only=" not in spec:
+        spec += ("&" if "?" in spec else "?") + "read_only=1"
+    return host.graph_store(spec)
 
 
 def _edge_text(e: Edge) -> str:
@@ -54,41 +69,81 @@ def _edge_text(e: Edge) -> str:
 class GraphToolkit:
     """Graph tools over one store; build the :class:`Tool` objects with :meth:`tools`.
 
+    Built by the plugin with :meth:`from_host`; in Python give either the pieces or a
+    host to take the missing ones from (nothing is loaded before a tool needs it)::
+
+        GraphToolkit(store, embedder=my_embedder, llm=my_llm)
+        GraphToolkit.from_host(host)                  # the settings' store and models
+        GraphToolkit(store, host=host)                # this store, the host's models
+
     Args:
-        store: a ready store, or ``None`` to open ``settings.graph_spec`` on first use.
-        settings: where the LLM and embedder come from.
-        llm: the LLM for ``graph_query``; default ``settings.llm``.
-        embedder: the embedder for ``graph_retrieve``; default ``settings.embedder``.
+        store: a ready store; default: opened through the host on first use.
+        host: where the store (``graph``, default the settings' store), the LLM
+            (``graph_query``) and the embedder (``graph_retrieve``) come from
+            when they are not given.
+        llm: the LLM for ``graph_query``; default ``host.llm()``.
+        embedder: the embedder for ``graph_retrieve``; default ``host.embedder()``.
+        graph: a store spec or bare graph name to open through the host.
     """
 
-    def __init__(self, store: GraphStore | None = None, settings: Settings | None = None, *,
-                 llm: Any = None, embedder: Any = None) -> None:
-        self.settings = settings or Settings.from_env()
+    def __init__(self, store: GraphStore | None = None, host: Any = None, *,
+                 llm: Any = None, embedder: Any = None, graph: str | None = None) -> None:
+        if isinstance(host, Settings):  # the former GraphToolkit(store, settings) form
+            warnings.warn("GraphToolkit(store, settings) is deprecated: pass the pieces "
+                          "(llm=, embedder=) or a host (host=...).", DeprecationWarning,
+                          stacklevel=2)
+            host = None
+        if store is None and host is None:
+            raise ConfigurationError(
+                "GraphToolkit needs a store or a host: GraphToolkit(store, embedder=..., "
+                "llm=...) or GraphToolkit.from_host(host).")
+        self.host = host
+        self.graph = graph
         self._store = store
+        self._owns_store = False
         self._llm = llm
         self._embedder = embedder
         self._retriever: GraphRetriever | None = None
         self._lock = threading.Lock()
 
+    @classmethod
+    def from_host(cls, host: Any, graph: str | None = None) -> GraphToolkit:
+        """The toolkit over ``graph`` (default the settings' store), models from ``host``."""
+        return cls(host=host, graph=graph)
+
     @property
     def store(self) -> GraphStore:
         with self._lock:
             if self._store is None:
-                self._store = open_store(self.settings.graph_spec, self.settings)
+                self._store = open_store(self.graph, self.host)
+                self._owns_store = True
             return self._store
+
+    def close(self) -> None:
+        """Close the store if this toolkit opened it."""
+        with self._lock:
+            if self._owns_store and self._store is not None:
+                self._store.close()
+                self._store = None
+                self._owns_store = False
+                self._retriever = None
+
+    def _needs(self, what: str, arg: str) -> ConfigurationError:
+        return ConfigurationError(f"This graph toolkit has no {what}: pass {arg}=... or "
+                                  "host=... when building it.")
 
     def embedder(self) -> Any:
         if self._embedder is None:
-            from sapient.core.plugins import Host
-
-            self._embedder = Host(self.settings).embedder()
+            if self.host is None:
+                raise self._needs("embedder", "embedder")
+            self._embedder = self.host.embedder()
         return self._embedder
 
     def llm(self) -> Any:
         if self._llm is None:
-            from sapient.core.plugins import Host
-
-            self._llm = Host(self.settings).llm()
+            if self.host is None:
+                raise self._needs("LLM", "llm")
+            self._llm = self.host.llm()
         return self._llm
 
     def retriever(self) -> GraphRetriever:
@@ -248,6 +303,8 @@ class GraphToolkit:
             k: answers to return.
             hops: how many relationships to follow at most (1 to 3).
         """
+        if self.store.schema().empty:
+            return ToolOutput("The graph is empty. Load data with: sapient graph ingest FILE")
         answers = self.retriever().retrieve(question, k=max(1, min(k, 20)), hops=hops)
         if not answers:
             return ToolOutput("No entity of the question was found in the graph; try "
@@ -261,6 +318,9 @@ class GraphToolkit:
 
     def tools(self) -> list[Tool]:
         """The six graph tools as :class:`~sapient.Tool` objects."""
-        return [Tool.from_function(getattr(self, name)) for name in (
+        tools = [Tool.from_function(getattr(self, name)) for name in (
             "graph_schema", "graph_lookup", "graph_neighbors", "graph_paths",
             "graph_query", "graph_retrieve")]
+        for t in tools:  # graph text is written by whoever loaded the data
+            t.effects = frozenset({READS_UNTRUSTED, READS_PRIVATE})
+        return tools

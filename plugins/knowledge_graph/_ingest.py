@@ -9,34 +9,41 @@ duplicate anything and an interrupted run can simply be repeated.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 import time
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sapient.core.messages import Message
-
-from ._model import (
+from sapient.connectors.graph import (
     DEFAULT_LABEL,
+    DESTRUCTIVE_KEYWORDS,
+    FILE_ACCESS_KEYWORDS,
+    CypherSyntaxError,
     GraphError,
     GraphStore,
     IngestError,
     Node,
     Triple,
     cypher_identifier,
+    keywords,
+    tokenize,
 )
+from sapient.core.messages import Message
 
 __all__ = [
     "IngestReport",
+    "check_script",
     "extract_triples",
     "ingest_file",
     "ingest_triples",
     "normalize_name",
+    "read_text",
     "read_triples",
 ]
 
@@ -64,6 +71,14 @@ def normalize_name(text: str) -> str:
 
 
 def _triple(values: dict[str, Any], line: int) -> Triple:
+    """One validated triple from a row's values; ``ValueError`` says what is wrong."""
+    try:
+        return _checked_triple(values, line)
+    except GraphError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _checked_triple(values: dict[str, Any], line: int) -> Triple:
     missing = [k for k in ("head", "relation", "tail") if not str(values.get(k) or "").strip()]
     if missing:
         raise ValueError(f"empty {', '.join(missing)}")
@@ -81,18 +96,74 @@ def _triple(values: dict[str, Any], line: int) -> Triple:
         if not isinstance(raw, dict):
             raise ValueError(f"{key} must be a JSON object")
         props[key] = {cypher_identifier(k, "property"): v for k, v in raw.items()}
+    return Triple(
+        head=str(values["head"]).strip(),
+        relation=cypher_identifier(values["relation"], "relationship type"),
+        tail=str(values["tail"]).strip(),
+        head_label=cypher_identifier(values.get("head_label") or DEFAULT_LABEL, "label"),
+        tail_label=cypher_identifier(values.get("tail_label") or DEFAULT_LABEL, "label"),
+        properties=props["properties"], head_properties=props["head_properties"],
+        tail_properties=props["tail_properties"], line=line,
+    )
+
+
+def read_text(path: str | Path, what: str = "file") -> str:
+    """The text of a UTF-8 file (a BOM is dropped), or :class:`IngestError` in one sentence.
+
+    Invalid UTF-8 is refused with the line of the first bad byte, never guessed as
+    another encoding: a wrong guess would store garbled names without a word.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise IngestError(f"No such {what}: {path}.")
+    data = path.read_bytes()
     try:
-        return Triple(
-            head=str(values["head"]).strip(),
-            relation=cypher_identifier(values["relation"], "relationship type"),
-            tail=str(values["tail"]).strip(),
-            head_label=cypher_identifier(values.get("head_label") or DEFAULT_LABEL, "label"),
-            tail_label=cypher_identifier(values.get("tail_label") or DEFAULT_LABEL, "label"),
-            properties=props["properties"], head_properties=props["head_properties"],
-            tail_properties=props["tail_properties"], line=line,
-        )
-    except GraphError as exc:
-        raise ValueError(str(exc)) from exc
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise IngestError(
+            f"{path} is not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); "
+            "save it as UTF-8 and run again.", [(line, "not UTF-8")]) from None
+
+
+def _jsonl_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """``(line, values)`` per non-empty line, or ``(line, problem)``."""
+    for no, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            yield no, f"not valid JSON ({exc})"
+            continue
+        yield no, obj if isinstance(obj, dict) else "each line must be a JSON object"
+
+
+def _delimited_rows(text: str, delimiter: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    """``(line, values)`` per non-empty row of a TSV/CSV text, or ``(line, problem)``."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header: list[str] | None = None
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield reader.line_num, f"unreadable row ({exc})"
+            return
+        no = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if header is None and no == 1 and {"head", "relation", "tail"} <= {
+                c.strip().lower() for c in row}:
+            header = [c.strip().lower() for c in row]
+        elif header is not None:
+            yield no, (dict(zip(header, row, strict=True)) if len(row) == len(header)
+                       else f"expected {len(header)} columns, found {len(row)}")
+        else:
+            yield no, (dict(zip(_COLUMNS, row, strict=False)) if 3 <= len(row) <= 5
+                       else f"expected 3 to 5 columns (head, relation, tail[, head_label, "
+                            f"tail_label]), found {len(row)}")
 
 
 def read_triples(path: str | Path) -> list[Triple]:
@@ -104,51 +175,22 @@ def read_triples(path: str | Path) -> list[Triple]:
     Raises :class:`IngestError` listing every bad line; nothing is returned partly.
     """
     path = Path(path)
-    if not path.is_file():
-        raise IngestError(f"No such file: {path}. Give a .tsv, .csv or .jsonl triple file.")
     suffix = path.suffix.lower()
+    if suffix not in (".jsonl", ".ndjson", ".tsv", ".txt", ".csv"):
+        raise IngestError(f"Unknown triple file type '{suffix}'. Use .tsv, .csv or .jsonl "
+                          "(or .cypher for a CREATE script).")
+    text = read_text(path, "triple file (.tsv, .csv or .jsonl)")
+    rows = (_jsonl_rows(text) if suffix in (".jsonl", ".ndjson")
+            else _delimited_rows(text, "," if suffix == ".csv" else "\t"))
     problems: list[tuple[int, str]] = []
     triples: list[Triple] = []
-    with path.open(encoding="utf-8", newline="") as fh:
-        if suffix in (".jsonl", ".ndjson"):
-            for no, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                    if not isinstance(obj, dict):
-                        raise ValueError("each line must be a JSON object")
-                    triples.append(_triple(obj, no))
-                except (ValueError, TypeError) as exc:
-                    problems.append((no, str(exc)))
-        elif suffix in (".tsv", ".txt", ".csv"):
-            delimiter = "," if suffix == ".csv" else "\t"
-            reader = csv.reader(fh, delimiter=delimiter)
-            header: list[str] | None = None
-            for row in reader:
-                no = reader.line_num
-                if not any(cell.strip() for cell in row):
-                    continue
-                if header is None and no == 1 and {"head", "relation", "tail"} <= {
-                        c.strip().lower() for c in row}:
-                    header = [c.strip().lower() for c in row]
-                    continue
-                try:
-                    if header is not None:
-                        if len(row) != len(header):
-                            raise ValueError(f"expected {len(header)} columns, found {len(row)}")
-                        values = dict(zip(header, row, strict=True))
-                    else:
-                        if not 3 <= len(row) <= 5:
-                            raise ValueError(f"expected 3 to 5 columns (head, relation, tail"
-                                             f"[, head_label, tail_label]), found {len(row)}")
-                        values = dict(zip(_COLUMNS, row, strict=False))
-                    triples.append(_triple(values, no))
-                except ValueError as exc:
-                    problems.append((no, str(exc)))
-        else:
-            raise IngestError(f"Unknown triple file type '{suffix}'. Use .tsv, .csv or .jsonl "
-                              "(or .cypher for a CREATE script).")
+    for no, values in rows:
+        try:
+            if isinstance(values, str):
+                raise ValueError(values)
+            triples.append(_triple(values, no))
+        except (ValueError, TypeError) as exc:
+            problems.append((no, str(exc)))
     if problems:
         shown = "\n".join(f"  line {no}: {msg}" for no, msg in problems[:20])
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
@@ -166,6 +208,8 @@ def ingest_triples(store: GraphStore, triples: Sequence[Triple], *, nodes: Seque
                    batch_size: int = 5000, progress: bool = False,
                    source: str = "") -> IngestReport:
     """Merge triples into ``store`` in batches (one transaction each), idempotently."""
+    if batch_size < 1:
+        raise IngestError(f"The batch size must be 1 or more (got {batch_size}).")
     start = time.perf_counter()
     bar = None
     if progress:
@@ -188,15 +232,70 @@ def ingest_triples(store: GraphStore, triples: Sequence[Triple], *, nodes: Seque
     return IngestReport(len(triples), len(names), time.perf_counter() - start, source)
 
 
+_SCRIPT_RISKS = (
+    (FILE_ACCESS_KEYWORDS, "reads or writes files or loads code", "file_access"),
+    (DESTRUCTIVE_KEYWORDS | {"CALL"}, "deletes data, changes the schema or calls a procedure",
+     "destructive"),
+)
+
+
+def _statements_with_lines(text: str) -> list[tuple[int, str]]:
+    """Each statement of a script with the line it starts on."""
+    out: list[tuple[int, str]] = []
+    start = None
+    for tok in [*tokenize(text), None]:
+        if tok is None or (tok.kind == "op" and tok.value == ";"):
+            if start is not None:
+                end = tok.pos if tok is not None else len(text)
+                out.append((text.count("\n", 0, start) + 1, text[start:end].strip()))
+            start = None
+        elif start is None:
+            start = tok.pos
+    return out
+
+
+def check_script(text: str, *, allow_destructive: bool = False,
+                 allow_file_access: bool = False, source: str = "script") -> int:
+    """Refuse a Cypher script that deletes, changes the schema or touches files.
+
+    A script to load data creates and merges; a ``DETACH DELETE``, ``DROP``,
+    ``CALL`` or ``COPY ... TO`` in one is refused unless explicitly allowed, before
+    anything runs. Returns the number of statements.
+    """
+    allowed = {"destructive": allow_destructive, "file_access": allow_file_access}
+    try:
+        statements = _statements_with_lines(text)
+    except CypherSyntaxError as exc:
+        raise IngestError(f"{source}: {exc} Fix the script and run again.") from exc
+    for i, (line, stmt) in enumerate(statements, 1):
+        words = keywords(stmt)
+        for risky, does, option in _SCRIPT_RISKS:
+            found = sorted(words & risky)
+            if found and not allowed[option]:
+                flag = option.replace("_", "-")
+                raise IngestError(
+                    f"{source}: statement {i} (line {line}) uses {' '.join(found)}, which "
+                    f"{does}; nothing was written. Check the script, then pass "
+                    f"--allow-{flag} (allow_{option}=True in Python) to run it anyway.",
+                    [(line, f"uses {' '.join(found)}")])
+    return len(statements)
+
+
 def ingest_file(store: GraphStore, path: str | Path, *, batch_size: int = 5000,
-                progress: bool = False) -> IngestReport:
-    """Ingest a triple file, or run a ``.cypher`` script of CREATE statements."""
+                progress: bool = False, allow_destructive: bool = False,
+                allow_file_access: bool = False) -> IngestReport:
+    """Ingest a triple file, or run a ``.cypher`` script of CREATE statements.
+
+    A script that deletes data, changes the schema, calls procedures or touches
+    files is refused unless ``allow_destructive`` / ``allow_file_access`` say so.
+    """
     path = Path(path)
     if path.suffix.lower() in (".cypher", ".cql"):
-        if not path.is_file():
-            raise IngestError(f"No such file: {path}.")
+        text = read_text(path, "Cypher script")
+        check_script(text, allow_destructive=allow_destructive,
+                     allow_file_access=allow_file_access, source=str(path))
         start = time.perf_counter()
-        count = store.run_script(path.read_text(encoding="utf-8"))
+        count = store.run_script(text)
         return IngestReport(count, 0, time.perf_counter() - start, str(path))
     triples = read_triples(path)
     return ingest_triples(store, triples, batch_size=batch_size, progress=progress,

@@ -12,9 +12,28 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ._model import DEFAULT_LABEL, GraphError, Node, Triple
+from ._types import DEFAULT_LABEL, GraphError, Node, Triple, is_identifier_char
 
-__all__ = ["CypherSyntaxError", "Token", "tokenize", "split_statements", "parse_create"]
+__all__ = [
+    "DESTRUCTIVE_KEYWORDS",
+    "FILE_ACCESS_KEYWORDS",
+    "CypherSyntaxError",
+    "Token",
+    "keywords",
+    "parse_create",
+    "read_statement",
+    "split_statements",
+    "tokenize",
+]
+
+#: Clauses that read or write files, load code or reach other databases (LadybugDB:
+#: ``COPY ... FROM/TO``, ``LOAD FROM``, ``LOAD EXTENSION``, ``INSTALL``,
+#: ``EXPORT/IMPORT DATABASE``, ``ATTACH``, ``USE``; Neo4j: ``LOAD CSV``).
+FILE_ACCESS_KEYWORDS = frozenset({
+    "COPY", "LOAD", "EXPORT", "IMPORT", "ATTACH", "INSTALL", "UNINSTALL", "USE",
+})
+#: Clauses that delete data or change the schema (``DETACH DELETE``, ``DROP TABLE``...).
+DESTRUCTIVE_KEYWORDS = frozenset({"DELETE", "DETACH", "DROP", "REMOVE", "ALTER", "TRUNCATE"})
 
 
 class CypherSyntaxError(GraphError):
@@ -32,8 +51,16 @@ class Token:
         return self.value.upper() if self.kind == "ident" else ""
 
 
-_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
+_DIGITS = frozenset("0123456789")
+
+
+def _ident_end(text: str, i: int) -> int:
+    """End of the identifier starting at ``i`` (letters of any script, digits, ``_``)."""
+    j = i
+    while j < len(text) and is_identifier_char(text[j]):
+        j += 1
+    return j
 _OPS = ("<-", "->", "<>", "<=", ">=", "=~", "..", "+=")
 
 
@@ -84,24 +111,63 @@ def tokenize(text: str) -> list[Token]:
             tokens.append(Token("quoted", text[i + 1:j], i))
             i = j + 1
         elif c == "$":
-            m = _IDENT.match(text, i + 1) or _NUMBER.match(text, i + 1)
-            tokens.append(Token("param", m.group() if m else "", i))
-            i = m.end() if m else i + 1
-        elif c.isdigit():
+            j = _ident_end(text, i + 1)
+            tokens.append(Token("param", text[i + 1:j], i))
+            i = max(j, i + 1)
+        elif c in _DIGITS:
             m = _NUMBER.match(text, i)
-            assert m
-            tokens.append(Token("number", m.group(), i))
-            i = m.end()
-        elif c.isalpha() or c == "_":
-            m = _IDENT.match(text, i)
-            assert m
-            tokens.append(Token("ident", m.group(), i))
-            i = m.end()
+            j = m.end() if m else i + 1
+            tokens.append(Token("number", text[i:j], i))
+            i = j
+        elif c == "_" or c.isidentifier():
+            j = _ident_end(text, i)
+            tokens.append(Token("ident", text[i:j], i))
+            i = j
         else:
             op = next((o for o in _OPS if text.startswith(o, i)), c)
             tokens.append(Token("op", op, i))
             i += len(op)
     return tokens
+
+
+def keywords(text: str | list[Token]) -> set[str]:
+    """The upper-cased words of a statement that can be clauses or functions.
+
+    String literals, comments and `quoted` names are not words; a name right after
+    ``.`` or ``:`` is a property key, label or type (``n.load``, ``(:Copy)``), which
+    the database never reads as a clause either.
+    """
+    tokens = tokenize(text) if isinstance(text, str) else text
+    out: set[str] = set()
+    for i, tok in enumerate(tokens):
+        if tok.kind != "ident":
+            continue
+        prev = tokens[i - 1] if i else None
+        if prev is not None and prev.kind == "op" and prev.value in (".", ":"):
+            continue
+        out.add(tok.upper)
+    return out
+
+
+def read_statement(cypher: str) -> str:
+    """The one statement of an untrusted read query, or :class:`GraphError`.
+
+    Stores call this before running model-written Cypher, whatever checked it
+    before: several statements (``RETURN 1; COMMIT; CREATE ...`` would end a
+    read-only transaction and write) and clauses that touch files or load code
+    (:data:`FILE_ACCESS_KEYWORDS`) are refused.
+    """
+    statements = split_statements(cypher)
+    if not statements:
+        raise GraphError("The query is empty; write one read query (MATCH ... RETURN ...).")
+    if len(statements) > 1:
+        raise GraphError(f"Only one statement may run at a time; found {len(statements)} "
+                         "separated by ';'.")
+    found = sorted(keywords(statements[0]) & FILE_ACCESS_KEYWORDS)
+    if found:
+        raise GraphError(f"Refused: {', '.join(found)} reads or writes files or loads code, "
+                         "which a read query may not do.")
+    return statements[0]
 
 
 def split_statements(text: str) -> list[str]:

@@ -1,0 +1,134 @@
+"""Safe by default: tool permissions and approval, quarantine of untrusted content,
+prompt-injection marking and redaction, as a default plugin every agent runs under.
+
+Python::
+
+    from sapient import Agent, tool
+    from sapient.plugins.policy import Policy
+
+    @tool(effects=["writes"])
+    def delete_records(ids: list[int]) -> str:
+        "Delete records by id."
+
+    agent = Agent(llm, tools=[delete_records],
+                  approve=lambda req: input(f"Allow {req.describe()}? [y/N] ") == "y")
+    # or: Agent(llm, tools=[...], policy=Policy(allow={"delete_records"}))
+
+How the rules work is in :mod:`sapient.plugins.policy._policy` and
+``docs/security.md``. The plugin wraps two hooks: ``call_tool`` (check before, scan
+and record after) and ``call_model`` (deliver tool results quarantined), and guards
+answers with ``check_output`` (redaction). An agent may pass its own
+``policy=Policy(...)``; a replacement policy plugin is installed with
+``SAPIENT_BLOCK_PLUGINS=sapient.plugins.policy`` so this one does not load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sapient.core.effects import READS_UNTRUSTED
+from sapient.core.hookspecs import hookimpl
+from sapient.core.tools import serialize_result
+
+from ._detect import Finding, detect_injection, strip_hidden
+from ._policy import ApprovalRequest, Policy, Taint, arguments_grounded
+from ._quarantine import QUARANTINE_NOTE, findings_of, quarantine_messages, wrap
+from ._redact import redact, redact_pii, redact_secrets
+
+__all__ = [
+    "Policy",
+    "ApprovalRequest",
+    "Taint",
+    "Finding",
+    "detect_injection",
+    "strip_hidden",
+    "arguments_grounded",
+    "quarantine_messages",
+    "wrap",
+    "QUARANTINE_NOTE",
+    "redact",
+    "redact_secrets",
+    "redact_pii",
+    "policy_for",
+    "terminal_approver",
+]
+
+
+def policy_for(run: Any) -> Policy:
+    """The run's policy: the agent's own, or a default one with the agent's approver."""
+    if run is None:
+        return Policy.permissive()
+    cached = run.state.get("policy")
+    if cached is None:
+        agent = run.agent
+        cached = getattr(agent, "policy", None) or Policy(approve=getattr(agent, "approve", None))
+        run.state["policy"] = cached
+    return cached
+
+
+def _taint(run: Any) -> Taint:
+    return run.state.setdefault("policy.taint", Taint())
+
+
+def _user_text(run: Any) -> str:
+    return "\n".join(m.content or "" for m in run.messages if m.role == "user")
+
+
+def _tool_names(run: Any) -> list[str]:
+    return list(getattr(run.agent, "tools", {}) or {})
+
+
+@hookimpl(wrapper=True, tryfirst=True)
+def call_tool(invocation: Any) -> Any:
+    """Check the call against the policy, run it, then scan and record its result."""
+    run = invocation.run
+    if run is None:  # called directly from Python, not by a model
+        return (yield)
+    policy = policy_for(run)
+    taint = _taint(run)
+    policy.check(invocation.tool, invocation.arguments, taint, _user_text(run), run)
+    result = yield
+    if policy.enabled:
+        text = serialize_result(result)
+        findings = detect_injection(text, _tool_names(run))
+        if findings:
+            findings_of(run)[invocation.call.id] = findings
+            run.state.setdefault("policy.marked", []).append(invocation.tool.name)
+        Policy.observe(invocation.tool, taint, text, findings)
+    return result
+
+
+@hookimpl(wrapper=True, tryfirst=True)
+def call_model(request: Any) -> Any:
+    """Show the model its tool results as quarantined data."""
+    run = request.run
+    policy = policy_for(run)
+    if run is not None and policy.enabled and policy.quarantine:
+        tools = getattr(run.agent, "tools", {}) or {}
+
+        def untrusted(name: str) -> bool:
+            effects = getattr(tools.get(name), "effects", None)
+            return effects is not None and READS_UNTRUSTED in effects
+
+        request.messages = quarantine_messages(request.messages, findings_of(run), untrusted,
+                                               drop=policy.on_injection == "drop")
+    return (yield)
+
+
+@hookimpl
+def check_output(text: str, run: Any) -> str | None:
+    """Redact secrets (and personal data, when the policy says so) from the answer."""
+    policy = policy_for(run)
+    cleaned = redact(text, pii=policy.redact_pii) if policy.enabled else text
+    return cleaned if cleaned != text else None
+
+
+def terminal_approver(ask: Callable[[str], str] = input) -> Callable[[ApprovalRequest], bool]:
+    """An approval callback that asks the person at the terminal (``sapient chat``)."""
+
+    def approve(request: ApprovalRequest) -> bool:
+        answer = ask(f"Allow {redact_secrets(request.describe())}? [y/N] ")
+        return answer.strip().lower() in ("y", "yes")
+
+    return approve
