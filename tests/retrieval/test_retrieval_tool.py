@@ -11,8 +11,10 @@ from sapient.connectors.scripted import ScriptedLLM
 from sapient.core.hookspecs import hookimpl
 from sapient.plugins.retrieval import DocumentIndex, DocumentSearch, RetrievalToolkit
 from sapient.plugins.retrieval._cli import (
+    configure_index,
     configure_ingest,
     configure_search,
+    run_index,
     run_ingest,
     run_search,
 )
@@ -148,6 +150,13 @@ def test_cli_ingest_and_search(tmp_path, sample_docs, capsys, minilm):
     args = _args(configure_ingest, [str(tmp_path / "nope"), "--index", "demo"])
     assert run_ingest(args, host) == 1
     assert "No such file" in capsys.readouterr().out
+    assert run_index(_args(configure_index, ["copy", "demo", "backup"]), host) == 0
+    assert "copied" in capsys.readouterr().out
+    args = _args(configure_search, ["E-204", "--index", "backup", "--mode", "bm25", "--json"])
+    assert run_search(args, host) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[0])["id"].startswith("docs/")
+    assert run_index(_args(configure_index, ["copy", "missing", "other"]), host) == 1
+    assert "No document index" in capsys.readouterr().out
 
 
 def test_index_without_a_host_builds_the_default_embedder(tmp_path, minilm):
