@@ -31,7 +31,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ._errors import IndexCorruptError, IndexFormatError, IndexNotFoundError, RetrievalError
+from sapient.connectors.docstore import (
+    IndexCorruptError,
+    IndexFormatError,
+    IndexNotFoundError,
+    RetrievalError,
+)
 
 __all__ = ["FORMAT", "VERSION", "write_snapshot", "read_snapshot", "exists", "write_json_file"]
 
