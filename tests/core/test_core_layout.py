@@ -70,8 +70,6 @@ def host_constructions(tree: ast.Module) -> Iterator[int]:
             yield node.lineno
 
 
-@pytest.mark.xfail(strict=False, reason="plugins/ still build hosts in knowledge_graph, "
-                   "retrieval, anomaly and demo; being removed in their own branches")
 def test_no_plugin_or_connector_builds_a_host():
     found = [f"{path.relative_to(ROOT)}:{line}"
              for folder in ("plugins", "connectors")
