@@ -17,6 +17,9 @@ vectors for both systems:
    against exact, at several efSearch values. To keep the build to a few minutes on
    2 cores the default is d=32, M=16, efConstruction=40 (``--ann-*`` options).
 6. Abstention threshold calibration on the shipped sample documents.
+7. With ``--store SPEC`` (e.g. ``milvus:./bench.db``): the same corpus vectors copied
+   into that document store; nDCG@10 (hybrid, dense, BM25) and search-only query
+   p50/p95 beside the FAISS store, queries interleaved.
 
 Corpus embeddings are cached under ``--cache-dir`` keyed by a hash of model and
 texts, so a second run skips the minutes of encoding.
@@ -25,6 +28,7 @@ Usage::
 
     python benchmarks/retrieval.py --data ../shared/data/beir/scifact --split train --json
     python benchmarks/retrieval.py --quick        # smaller ingest/100k/1M sections
+    python benchmarks/retrieval.py --sections quality --store milvus:/tmp/bench.db --json
 """
 
 from __future__ import annotations
@@ -265,8 +269,8 @@ def ingest_overhead(texts: list[str], embedder: Any, repeats: int = 2) -> dict[s
 
 def synthetic(texts: list[str], queries: list[str], n_docs: int, embedder: Any, n_q: int,
               seed: int = 0) -> dict[str, Any]:
+    from sapient.connectors.faiss._bm25 import _bm25s
     from sapient.plugins.retrieval import DocumentIndex
-    from sapient.plugins.retrieval._bm25 import _bm25s
 
     rng = np.random.default_rng(seed)
     words = Counter(w for t in texts for w in t.split())
@@ -314,7 +318,7 @@ def synthetic(texts: list[str], queries: list[str], n_docs: int, embedder: Any, 
 def ann(n: int, dim: int, n_q: int, m: int, efc: int, build_threads: int, seed: int = 1
         ) -> dict[str, Any]:
     import faiss
-    from sapient.plugins.retrieval import _vectors
+    from sapient.connectors.faiss import _vectors
 
     rng = np.random.default_rng(seed)
     xb = rng.standard_normal((n, dim)).astype(np.float32)
@@ -389,6 +393,63 @@ def calibrate(embedder: Any, idx_scifact: Any, q_vecs: np.ndarray) -> dict[str, 
             "scifact_abstained_foreign": float(np.mean(np.asarray(sci_off) < t))}
 
 
+def store_comparison(spec: str, idx: Any, ids: list[str], texts: list[str],
+                     doc_vecs: np.ndarray, queries: dict[str, str],
+                     qrels: dict[str, dict[str, int]], q_vecs: np.ndarray, n_latency: int
+                     ) -> dict[str, Any]:
+    """The FAISS index ``idx`` beside the same vectors in the store ``spec``."""
+    from sapient.plugins.retrieval import DocumentIndex
+    from sapient.plugins.retrieval._stores import index_store_spec, open_store_spec
+
+    spec = str(index_store_spec(None, "scifact_bench", spec))
+    store = open_store_spec(spec)
+    if hasattr(store, "drop"):
+        store.drop()  # a fresh collection each run
+    other = DocumentIndex(idx.embedder, store=store)
+    t = time.perf_counter()
+    other.add_texts(texts, ids=ids, embeddings=doc_vecs)
+    other.save()
+    load_s = time.perf_counter() - t
+    out: dict[str, Any] = {"store": spec, "load_s": round(load_s, 1), "ndcg10": {},
+                           "p50_ms": {}, "p95_ms": {}, "top1_agreement": {}}
+    for mode in ("hybrid", "dense", "bm25"):
+        scores: dict[str, list[float]] = {"faiss": [], "other": []}
+        times: dict[str, list[float]] = {"faiss": [], "other": []}
+        agree = 0
+        for n, ((qid, qtext), qv) in enumerate(zip(queries.items(), q_vecs, strict=True)):
+            tops = {}
+            for name, index in (("faiss", idx), ("other", other)):  # interleaved
+                t = time.perf_counter()
+                hits = index.search(qtext, k=10, mode=mode, query_vector=qv)
+                if n < n_latency:
+                    times[name].append(time.perf_counter() - t)
+                ranked = [h.id for h in hits]
+                scores[name].append(ndcg_at(ranked, qrels[qid]))
+                tops[name] = ranked[:1]
+            agree += tops["faiss"] == tops["other"]
+        out["ndcg10"][mode] = {k: round(float(np.mean(v)), 4) for k, v in scores.items()}
+        out["p50_ms"][mode] = {k: round(pct(v, 50), 2) for k, v in times.items()}
+        out["p95_ms"][mode] = {k: round(pct(v, 95), 2) for k, v in times.items()}
+        out["top1_agreement"][mode] = round(agree / len(queries), 4)
+    other.close()
+    return out
+
+
+def print_stores(con: Any, st: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"Document stores on the same vectors: FAISS vs {st['store']} "
+                    f"(search only, top-10; loading took {st['load_s']} s)")
+    for c in ("mode", "nDCG@10 FAISS", "nDCG@10 other", "p50 ms FAISS", "p50 ms other",
+              "top-1 same"):
+        t.add_column(c, justify="right" if c != "mode" else "left")
+    for mode in ("hybrid", "dense", "bm25"):
+        n, p = st["ndcg10"][mode], st["p50_ms"][mode]
+        t.add_row(mode, f"{n['faiss']:.4f}", f"{n['other']:.4f}", f"{p['faiss']:.2f}",
+                  f"{p['other']:.2f}", f"{st['top1_agreement'][mode]:.1%}")
+    con.print(t)
+
+
 def print_latency(con: Any, lat: dict[str, Any], n: int) -> None:
     from rich.table import Table
 
@@ -425,8 +486,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latency-queries", type=int, default=200)
     ap.add_argument("--sections", default="quality,latency,ingest,synthetic,ann,calibrate",
                     help="comma list of sections to run (default: all)")
+    ap.add_argument("--store", default=None, metavar="SPEC",
+                    help="also load the corpus into this document store (e.g. "
+                         "milvus:/tmp/bench.db) and compare it with the FAISS store")
     args = ap.parse_args(argv)
     run = {s.strip() for s in args.sections.split(",") if s.strip()}
+    if args.store:
+        run.add("stores")
     ingest_n = args.ingest_docs or (300 if args.quick else 1000)
     synth_n = args.synthetic_docs or (20_000 if args.quick else 100_000)
     ann_n = args.ann_vectors or (100_000 if args.quick else 1_000_000)
@@ -443,8 +509,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"SciFact: {len(texts)} documents, {len(queries)} {args.split} queries; "
           f"{args.threads} thread(s)", file=sys.stderr)
     qtexts = list(queries.values())
-    q = lat = ing = syn = ann_r = cal = None
-    if run & {"quality", "latency", "calibrate"}:
+    q = lat = ing = syn = ann_r = cal = st = None
+    if run & {"quality", "latency", "calibrate", "stores"}:
         doc_vecs = cached_embeddings(embedder, texts, args.cache_dir, "scifact-corpus")
         q_vecs = cached_embeddings(embedder, qtexts, args.cache_dir,
                                    f"scifact-{args.split}-queries")
@@ -458,6 +524,10 @@ def main(argv: list[str] | None = None) -> int:
 
             idx = DocumentIndex(embedder)
             idx.add_texts(texts, ids=ids, embeddings=doc_vecs)
+    if "stores" in run:
+        print(f"document store {args.store} beside FAISS ...", file=sys.stderr)
+        st = store_comparison(args.store, idx, ids, texts, doc_vecs, queries, qrels, q_vecs,
+                              args.latency_queries)
     if "latency" in run:
         print("latency ...", file=sys.stderr)
         lat = latency(idx, ids, texts, doc_vecs, queries, q_vecs, embedder, emb_lc,
@@ -522,6 +592,8 @@ def main(argv: list[str] | None = None) -> int:
             t.add_row(f"HNSW M={ann_r['hnsw']['M']} efSearch={ef}", f"{r['p50_ms']:.3f}",
                       f"{r['p95_ms']:.3f}", f"{r['recall10']:.3f}", f"{ann_r['hnsw_build_s']:.1f}")
         con.print(t)
+    if st:
+        print_stores(con, st)
     if cal:
         con.print(f"Abstention (threshold {cal['threshold']}): sample docs answered "
                   f"{cal['sample_answered']:.0%} of on-topic, abstained on "
@@ -556,6 +628,8 @@ def main(argv: list[str] | None = None) -> int:
                                                 "scifact_answered", "scifact_abstained_foreign",
                                                 "on_topic_best", "off_topic_best")}
                            if cal else None),
+            "stores": ({k: st[k] for k in ("store", "ndcg10", "p50_ms", "p95_ms",
+                                           "top1_agreement", "load_s")} if st else None),
         }
         print(json.dumps(figures))
     return 0

@@ -14,10 +14,13 @@ breaks the host.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sapient.core._lazy import lazy_exports
 from sapient.core.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from .tool import AnomalyToolkit
 
 __all__ = [
     "detect",
@@ -25,6 +28,7 @@ __all__ = [
     "AnomalyInputError",
     "AnomalyReport",
     "AnomalyInterval",
+    "AnomalyToolkit",
     "Ensemble",
     "RollingMAD",
     "STLResidual",
@@ -39,38 +43,30 @@ __all__ = [
     "overlap_counts",
     "plot_report",
     "make_detect_tool",
+    "register_tools",
+    "register_commands",
 ]
 
-_LAZY = {
-    "detect": "ensemble", "Ensemble": "ensemble",
-    "load_series": "_input", "AnomalyInputError": "_input",
-    "AnomalyReport": "result", "AnomalyInterval": "result",
-    "RollingMAD": "detectors", "STLResidual": "detectors", "ForecastError": "detectors",
-    "MatrixProfile": "detectors", "FlatLine": "detectors",
-    "LLMPrompter": "llm_methods", "LLMDetector": "llm_methods",
-    "AnomalyMonitor": "monitor", "MonitorAlert": "monitor",
-    "ThresholdConfig": "threshold", "overlap_counts": "scoring",
-    "plot_report": "plot", "make_detect_tool": "tool",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module = importlib.import_module(f"{__name__}.{_LAZY[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "detect": ".ensemble", "Ensemble": ".ensemble",
+    "load_series": "._input", "AnomalyInputError": "._input",
+    "AnomalyReport": ".result", "AnomalyInterval": ".result",
+    "RollingMAD": ".detectors", "STLResidual": ".detectors", "ForecastError": ".detectors",
+    "MatrixProfile": ".detectors", "FlatLine": ".detectors",
+    "LLMPrompter": ".llm_methods", "LLMDetector": ".llm_methods",
+    "AnomalyMonitor": ".monitor", "MonitorAlert": ".monitor",
+    "ThresholdConfig": ".threshold", "overlap_counts": ".scoring",
+    "plot_report": ".plot", "make_detect_tool": ".tool", "AnomalyToolkit": ".tool",
+})
 
 
 @hookimpl
-def register_tools(register: Any, settings: Any) -> None:
-    from .tool import make_detect_tool
+def register_tools(register: Any, host: Any) -> None:
+    """Offer ``detect_anomalies``; its LLM methods use ``host.llm()``."""
+    from .tool import AnomalyToolkit
 
-    def llm_factory() -> Any:
-        from sapient.core.plugins import Host
-
-        return Host(settings).llm()
-
-    register(make_detect_tool(llm_factory))
+    for tool in AnomalyToolkit(host).tools():
+        register(tool)
 
 
 @hookimpl

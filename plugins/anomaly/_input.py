@@ -207,63 +207,68 @@ def load_series(
     """
     if isinstance(data, PreparedSeries):
         return data
-    default_name = "series"
-    times: Any = timestamps
-    if isinstance(data, (str, Path)):
-        path = Path(data).expanduser()
-        if isinstance(data, str) and "\n" in data:
-            raise AnomalyInputError("Got text with line breaks; pass a CSV path, not its content.")
-        values_raw, file_times, default_name = _read_csv(path, column, time_column)
-        times = times if times is not None else file_times
-    elif isinstance(data, pd.DataFrame):
-        values_raw, frame_times, default_name = _from_frame(data, column, time_column, "the DataFrame")
-        times = times if times is not None else frame_times
-    elif isinstance(data, pd.Series):
-        values_raw = data.tolist()
-        if times is None and isinstance(data.index, pd.DatetimeIndex):
-            times = data.index
-        default_name = str(data.name) if data.name is not None else default_name
-    elif isinstance(data, np.ndarray):
-        if data.ndim != 1:
-            raise AnomalyInputError(
-                f"Expected a 1-D array of values, got shape {data.shape}; pick one column."
-            )
-        values_raw = data.tolist()
-    elif isinstance(data, (list, tuple)):
-        values_raw = list(data)
-        if values_raw and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in values_raw):
-            times = [p[0] for p in values_raw]
-            values_raw = [p[1] for p in values_raw]
-    elif isinstance(data, dict):
-        raise AnomalyInputError(
-            "Got a dict; pass a list of values (and timestamps=...), a pandas Series, or a "
-            "DataFrame with column=..."
-        )
-    else:
-        raise AnomalyInputError(
-            f"Cannot use a {type(data).__name__} as a series. Pass a list or array of numbers, "
-            "a pandas Series, a DataFrame with column=..., or a CSV path with column=..."
-        )
+    values_raw, own_times, default_name = _raw_values(data, column, time_column)
+    pairs = own_times is not None and isinstance(data, (list, tuple))  # (time, value) pairs
+    times = own_times if pairs or timestamps is None else timestamps
     if len(values_raw) == 0:
         raise AnomalyInputError("The series is empty; there is nothing to check.")
     values = _to_float_array(values_raw, "The series")
     notes: list[str] = []
     ts: pd.DatetimeIndex | None = None
     if times is not None:
-        ts = _parse_timestamps(times, len(values))
-        if not ts.is_monotonic_increasing:
-            order = np.argsort(ts.values, kind="stable")
-            ts, values = ts[order], values[order]
-            notes.append("Timestamps were out of order; the points were sorted by time.")
-        if ts.has_duplicates:
-            frame = pd.DataFrame({"v": values}, index=ts)
-            grouped = frame.groupby(level=0)["v"].mean()
-            notes.append(
-                f"{len(ts) - len(grouped)} duplicate timestamp(s) were averaged into one point each."
+        ts, values = _in_time_order(_parse_timestamps(times, len(values)), values, notes)
+    return _repair(values, ts, name or default_name, notes)
+
+
+def _raw_values(data: Any, column: str | None, time_column: str | None
+                ) -> tuple[list[Any], Any, str]:
+    """(values, timestamps or None, default name) from one supported kind of input."""
+    if isinstance(data, (str, Path)):
+        if isinstance(data, str) and "\n" in data:
+            raise AnomalyInputError("Got text with line breaks; pass a CSV path, not its content.")
+        return _read_csv(Path(data).expanduser(), column, time_column)
+    if isinstance(data, pd.DataFrame):
+        return _from_frame(data, column, time_column, "the DataFrame")
+    if isinstance(data, pd.Series):
+        times = data.index if isinstance(data.index, pd.DatetimeIndex) else None
+        return data.tolist(), times, str(data.name) if data.name is not None else "series"
+    if isinstance(data, np.ndarray):
+        if data.ndim != 1:
+            raise AnomalyInputError(
+                f"Expected a 1-D array of values, got shape {data.shape}; pick one column."
             )
-            ts, values = pd.DatetimeIndex(grouped.index), grouped.to_numpy(dtype="float64")
-    prepared = _repair(values, ts, name or default_name, notes)
-    return prepared
+        return data.tolist(), None, "series"
+    if isinstance(data, (list, tuple)):
+        values = list(data)
+        if values and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in values):
+            return [p[1] for p in values], [p[0] for p in values], "series"
+        return values, None, "series"
+    if isinstance(data, dict):
+        raise AnomalyInputError(
+            "Got a dict; pass a list of values (and timestamps=...), a pandas Series, or a "
+            "DataFrame with column=..."
+        )
+    raise AnomalyInputError(
+        f"Cannot use a {type(data).__name__} as a series. Pass a list or array of numbers, "
+        "a pandas Series, a DataFrame with column=..., or a CSV path with column=..."
+    )
+
+
+def _in_time_order(ts: pd.DatetimeIndex, values: np.ndarray, notes: list[str]
+                   ) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """Sort by time and average duplicate timestamps, saying so in ``notes``."""
+    if not ts.is_monotonic_increasing:
+        order = np.argsort(ts.values, kind="stable")
+        ts, values = ts[order], values[order]
+        notes.append("Timestamps were out of order; the points were sorted by time.")
+    if ts.has_duplicates:
+        frame = pd.DataFrame({"v": values}, index=ts)
+        grouped = frame.groupby(level=0)["v"].mean()
+        notes.append(
+            f"{len(ts) - len(grouped)} duplicate timestamp(s) were averaged into one point each."
+        )
+        ts, values = pd.DatetimeIndex(grouped.index), grouped.to_numpy(dtype="float64")
+    return ts, values
 
 
 def _repair(values: np.ndarray, ts: pd.DatetimeIndex | None, name: str,

@@ -118,10 +118,12 @@ class LLMStats:
 
 
 def _resolve_llm(llm: Any) -> Any:
+    """An LLM object as given, or one built from a spec by the built-in connectors
+    (pass ``host.llm(spec)`` instead to run on a host's plugins and shared model)."""
     if isinstance(llm, str):
-        from sapient.core.plugins import Host
+        from sapient.plugins._resolve import resolve_builtin
 
-        return Host().llm(llm)
+        return resolve_builtin("llms", llm)
     if llm is None or not hasattr(llm, "complete"):
         raise ValueError(
             "LLM methods need an LLM object with complete(...) or a spec such as "

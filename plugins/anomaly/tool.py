@@ -17,7 +17,7 @@ from sapient.core.errors import ModelRetry
 from sapient.core.messages import Citation, ToolOutput
 from sapient.core.tools import Tool
 
-__all__ = ["make_detect_tool", "detect_anomalies"]
+__all__ = ["AnomalyToolkit", "make_detect_tool"]
 
 Method = Literal["auto", "mad", "stl", "forecast", "matrix-profile", "flatline",
                  "llm-prompter", "llm-detector"]
@@ -120,5 +120,17 @@ def make_detect_tool(llm_factory: Callable[[], Any] | None = None) -> Tool:
     return tool
 
 
-#: The tool without an LLM (LLM methods answer with a retry hint).
-detect_anomalies = make_detect_tool()
+class AnomalyToolkit:
+    """The anomaly plugin's tools, built from the host that offers them.
+
+    ``AnomalyToolkit(host).tools()`` gives ``detect_anomalies``; its ``llm-*`` methods
+    run on ``host.llm()`` (the host's configured model, with its wrappers). Without a
+    host those methods answer with a hint to use ``auto``.
+    """
+
+    def __init__(self, host: Any = None) -> None:
+        self.host = host
+
+    def tools(self) -> list[Tool]:
+        host = self.host
+        return [make_detect_tool(host.llm if host is not None else None)]

@@ -160,7 +160,8 @@ def _request_argument(tool: Any) -> str | None:
 def ask_in_the_users_words(request: Any) -> Any:
     """For a model that cannot write answers: a one-text tool gets the question itself."""
     response = yield
-    if writes_answers(request.llm) or not response.tool_calls:
+    if (writes_answers(request.llm) or not isinstance(response, LLMResponse)
+            or not response.tool_calls):
         return response
     tools = {t.name: t for t in request.tools}
     question = _question(request.messages)
@@ -175,7 +176,8 @@ def ask_in_the_users_words(request: Any) -> Any:
 def check_grounding(request: Any) -> Any:
     """For a model that writes answers: mark sentences no cited passage supports."""
     response = yield
-    if not writes_answers(request.llm) or response.tool_calls or not response.text:
+    if (not writes_answers(request.llm) or not isinstance(response, LLMResponse)
+            or response.tool_calls or not response.text):
         return response
     evidence = evidence_of(request.run)
     if not any(e.citations for e in evidence):

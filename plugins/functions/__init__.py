@@ -10,8 +10,9 @@ import sys
 from typing import Any
 
 from sapient.core.hookspecs import hookimpl
+from sapient.core.tools import Tool
 
-__all__ = ["calculator", "current_time"]
+__all__ = ["FunctionsToolkit", "calculator", "current_time", "register_tools"]
 
 _BINOPS = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
@@ -105,11 +106,23 @@ def current_time(timezone_offset_hours: float = 0.0) -> str:
     return _dt.datetime.now(tz).isoformat(timespec="seconds")
 
 
-@hookimpl
-def register_tools(register: Any) -> None:
-    from sapient.core.tools import Tool
+class FunctionsToolkit:
+    """The built-in plain-function tools: ``FunctionsToolkit(host).tools()``.
 
-    for fn in (calculator, current_time):
-        t = Tool.from_function(fn)
-        t.effects = frozenset()  # pure: no side effects, no outside text
+    They need nothing from the host; it is taken for the same shape as every plugin.
+    """
+
+    def __init__(self, host: Any = None) -> None:
+        self.host = host
+
+    def tools(self) -> list[Tool]:
+        tools = [Tool.from_function(calculator), Tool.from_function(current_time)]
+        for t in tools:
+            t.effects = frozenset()  # pure: no side effects, no outside text
+        return tools
+
+
+@hookimpl
+def register_tools(register: Any, host: Any) -> None:
+    for t in FunctionsToolkit(host).tools():
         register(t)

@@ -1,42 +1,48 @@
-"""DocumentIndex: hybrid (FAISS + BM25) search over chunks, with safe persistence.
+"""DocumentIndex: hybrid (dense + BM25) search over chunks kept in a document store.
 
-The index keeps the chunk table in memory (texts, metadata, content hashes), dense
-vectors in FAISS and a BM25 model built from the same texts. Changes are
-incremental for FAISS; BM25 is rebuilt lazily on the next lexical search or save
-(bm25s has no incremental update, and a rebuild is fast). ``save()`` writes an
-atomic snapshot (see ``_store``).
+The index is the front door: it splits documents into chunks, hashes their text,
+embeds only new text (unchanged chunks keep their vectors; text already stored
+under another id reuses that vector) and hands chunks with vectors to a document
+store (``sapient.connectors.docstore``): by default the FAISS + bm25s files of
+``sapient.connectors.faiss``, or any registered store such as ``milvus:./docs.db``.
+Queries are embedded here too, so every store of one index shares one model.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-
-from . import _store
-from ._bm25 import BM25Index
-from ._errors import (
+from sapient.connectors.docstore import (
+    RRF_K,
+    Chunk,
     EmbedderMismatchError,
-    IndexCorruptError,
-    IndexFormatError,
+    Filters,
+    IngestSummary,
     RetrievalError,
+    SearchHit,
+    SearchMode,
+    check_search,
+    compile_filter,
+    jsonable_metadata,
 )
-from ._filters import MISSING, Filters, compile_filter
+from sapient.connectors.faiss._store import FaissStore
+from sapient.connectors.faiss._vectors import HNSW_THRESHOLD, IndexKind
+
 from ._loaders import Chunker, text_hash
-from ._types import Chunk, IngestSummary, SearchHit, jsonable_metadata
-from ._vectors import HNSW_THRESHOLD, IndexKind, VectorIndex
+from ._stores import is_store_spec, open_store_spec
 
 __all__ = ["DocumentIndex", "SearchMode", "RRF_K"]
 
-SearchMode = Literal["hybrid", "dense", "bm25"]
-#: The constant of reciprocal rank fusion: score = sum over lists of 1 / (RRF_K + rank).
-RRF_K = 60
 EMBED_BATCH = 512
+#: Stored chunks fetched per call when a write needs them (keeps each query bounded).
+LOOKUP_BATCH = 1000
+Docs = Sequence[tuple[str, list[tuple[str, str, dict[str, Any]]]]]
 
 
 def _embedder_name(embedder: Any) -> str | None:
@@ -44,15 +50,59 @@ def _embedder_name(embedder: Any) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def resolve_embedder(spec: str | None, settings: Any = None) -> Any:
-    """Build an embedder from a spec through the plugin host (default: the settings')."""
-    from sapient.core.plugins import Host
+def resolve_embedder(spec: str | None, settings: Any = None, host: Any = None) -> Any:
+    """The embedder named by ``spec`` (default: the settings').
 
-    return Host(settings).embedder(spec)
+    Through ``host`` when there is one, so the user's plugins and settings apply and
+    the model is shared with every other tool of that host; otherwise straight from
+    the built-in embedder connectors (plain Python use without a host).
+    """
+    if host is not None:
+        return host.embedder(spec)
+    from sapient.plugins._resolve import resolve_builtin
+
+    return resolve_builtin("embedders", spec, settings)
+
+
+@dataclass(slots=True)
+class _Planned:
+    """One incoming chunk and the stored chunk it replaces (if any)."""
+
+    doc_id: str
+    chunk_id: str
+    text: str
+    meta: dict[str, Any]
+    hash: str
+    old: Chunk | None
+
+
+@dataclass(slots=True)
+class _Source:
+    """Where a chunk's vector comes from: ``same`` (text unchanged, keep the stored
+    vector), ``reuse`` (the stored vector of the same text), ``new`` (row of the freshly embedded
+    texts) or ``given`` (row of caller-supplied embeddings)."""
+
+    kind: Literal["same", "reuse", "new", "given"]
+    ref: Any
+
+
+def _check_embeddings(embeddings: Any, n: int) -> np.ndarray | None:
+    if embeddings is None:
+        return None
+    embeddings = np.asarray(embeddings, dtype=np.float32)
+    if embeddings.ndim != 2 or len(embeddings) != n:
+        raise RetrievalError(f"embeddings must have one row per chunk ({n}), got shape "
+                             f"{embeddings.shape}.")
+    return embeddings
+
+
+def _batched(items: Sequence[Any], size: int = LOOKUP_BATCH) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
 
 
 class DocumentIndex:
-    """A searchable collection of text chunks: dense (FAISS), lexical (BM25) and hybrid.
+    """A searchable collection of text chunks: dense, lexical (BM25) and hybrid.
 
     Build one in memory with ``DocumentIndex(embedder)``, or on disk with
     :meth:`create` / :meth:`open`. Add content with :meth:`add_texts`,
@@ -62,91 +112,86 @@ class DocumentIndex:
     Args:
         embedder: object with ``embed(list[str]) -> (n, d) float32`` unit rows and a
             ``name``, or a spec string such as ``"sentence-transformers:all-MiniLM-L6-v2"``;
-            ``None`` builds the default from the settings when first needed.
-        path: folder the index saves to.
-        index_type: ``"auto"`` (exact below ``hnsw_threshold`` vectors, HNSW above),
-            ``"flat"`` (always exact) or ``"hnsw"`` (always approximate).
+            ``None`` builds the recorded or default one when first needed.
+        store: the document store to keep chunks in (default: a FAISS store at ``path``).
+        path: folder the default FAISS store saves to.
+        index_type: FAISS kind: ``"auto"`` (exact below ``hnsw_threshold`` vectors,
+            HNSW above), ``"flat"`` (always exact) or ``"hnsw"`` (always approximate).
         chunk_size, chunk_overlap: splitting of documents, in characters.
         settings: Sapient settings used to resolve a default embedder.
         hnsw_threshold: vector count at which ``auto`` switches to HNSW.
-        embedder_resolver: builds the embedder from a spec (e.g. ``Host.embedder``);
-            default: a plugin host made from ``settings``.
+        host: the :class:`~sapient.Host` that resolves the embedder spec (its plugins
+            and shared models apply); without one, the built-in embedder connectors
+            build it.
     """
 
-    def __init__(self, embedder: Any = None, *, path: str | Path | None = None,
-                 index_type: IndexKind = "auto", chunk_size: int = 800,
-                 chunk_overlap: int = 100, settings: Any = None,
-                 hnsw_threshold: int = HNSW_THRESHOLD,
-                 embedder_resolver: Callable[[str | None], Any] | None = None) -> None:
-        if index_type not in ("auto", "flat", "hnsw"):
-            raise RetrievalError(
-                f"index_type must be 'auto', 'flat' or 'hnsw', got {index_type!r}.")
-        self.path = Path(path).expanduser() if path is not None else None
+    def __init__(self, embedder: Any = None, *, store: Any = None,
+                 path: str | Path | None = None, index_type: IndexKind = "auto",
+                 chunk_size: int = 800, chunk_overlap: int = 100, settings: Any = None,
+                 hnsw_threshold: int = HNSW_THRESHOLD, host: Any = None) -> None:
+        self.store = store if store is not None else FaissStore(
+            path, index_type=index_type, hnsw_threshold=hnsw_threshold)
         spec = embedder if isinstance(embedder, str) else None
         self._embedder = None if isinstance(embedder, str) else embedder
         self._embedder_spec: str | None = spec or _embedder_name(embedder)
-        self._resolver = embedder_resolver
+        self._host = host
         self._settings = settings
-        self.index_type: IndexKind = index_type
-        self.hnsw_threshold = hnsw_threshold
         self.chunker = Chunker(chunk_size, chunk_overlap)
-        self._chunks: dict[str, Chunk] = {}
-        self._docs: dict[str, list[str]] = {}
-        self._by_vid: dict[int, str] = {}
-        self._vectors: VectorIndex | None = None
-        self._bm25 = BM25Index()
-        # Row order shared by BM25 and filter columns; rebuilt lazily after changes.
-        self._rows: list[str] = []
-        self._row_of: dict[str, int] = {}
-        self._row_vids = np.zeros(0, dtype=np.int64)
-        self._columns: dict[str, np.ndarray] = {}
-        self._rows_dirty = False
-        self._bm25_dirty = False
-        # What CURRENT named when this state was loaded (None: a new index), so a save
-        # never overwrites what another process committed in between.
-        self._base: Any = _store.ANY
-        self._next_vid = 0
-        self._dirty = False
         self._lock = threading.RLock()
 
     # -- construction ------------------------------------------------------------
 
     @classmethod
     def create(cls, path: str | Path, embedder: Any = None, *, overwrite: bool = False,
-               **options: Any) -> DocumentIndex:
-        """A new, empty index that will save to ``path``.
+               settings: Any = None, host: Any = None, **options: Any) -> DocumentIndex:
+        """A new, empty index in the folder (or store spec) ``path``.
 
         Raises ``RetrievalError`` if an index already exists there (unless
-        ``overwrite``: the next save then replaces it, atomically).
+        ``overwrite`` on a folder: the next save then replaces it, atomically).
         """
+        if is_store_spec(path, host):
+            store = open_store_spec(str(path), settings, host)
+            if store.exists:
+                store.close()
+                raise RetrievalError(
+                    f"An index already exists in {store.spec}. Open it with "
+                    "DocumentIndex.open(...), or choose another collection.")
+            return cls(embedder, store=store, settings=settings, host=host, **options)
         path = Path(path).expanduser()
-        if _store.exists(path) and not overwrite:
+        store_opts = _store_options(options)
+        store = FaissStore(path, **store_opts)
+        if store.exists and not overwrite:
             raise RetrievalError(
                 f"An index already exists at {path}. Open it with DocumentIndex.open(path), "
                 "or pass overwrite=True to replace it on the next save.", path=path)
-        index = cls(embedder, path=path, **options)
-        index._base = _store.ANY if overwrite else None
-        return index
+        if not overwrite:
+            store._base = None  # a save refuses if another writer created it meanwhile
+        return cls(embedder, store=store, settings=settings, host=host, **options)
 
     @staticmethod
-    def lock(path: str | Path, *, wait: bool = True) -> Any:
-        """The index's writer lock, a context manager: hold it over a whole
-        open-modify-save so two writers (processes or threads) take turns; ``sapient
-        ingest`` does. With ``wait`` false a busy lock raises instead of waiting."""
-        return _store.writer_lock(Path(path).expanduser(), wait=wait)
+    def lock(path: str | Path, *, wait: bool = True,
+             on_wait: Callable[[], None] | None = None) -> Any:
+        """The writer lock of the index folder ``path``, a context manager: hold it over
+        a whole open-modify-save so two writers (processes or threads) take turns;
+        ``sapient ingest`` does. With ``wait`` false a busy lock raises instead;
+        ``on_wait`` is called once before waiting."""
+        from sapient.connectors.faiss._snapshot import writer_lock
+
+        return writer_lock(Path(path).expanduser(), wait=wait, on_wait=on_wait)
 
     @classmethod
     def open(cls, path: str | Path, embedder: Any = None, *, create: bool = False,
-             settings: Any = None, **options: Any) -> DocumentIndex:
-        """Load the index saved at ``path``.
+             settings: Any = None, host: Any = None, **options: Any) -> DocumentIndex:
+        """Load the index saved in a folder, or kept in a store (``"milvus:./docs.db"``).
 
         Args:
-            path: the index folder.
+            path: the index folder, or a document-store spec ``scheme:rest``.
             embedder: the embedder to query with; it must be the model the index was
                 built with. ``None`` builds the recorded one (e.g.
                 ``sentence-transformers:all-MiniLM-L6-v2``).
             create: return a new empty index when none exists yet.
             settings: settings used to build the recorded embedder.
+            host: the host that builds it and resolves store schemes.
             options: ``index_type``, ``chunk_size``, ``chunk_overlap`` overrides.
 
         Raises:
@@ -155,73 +200,26 @@ class DocumentIndex:
             IndexFormatError: the folder is not a Sapient index, or a newer format.
             EmbedderMismatchError: ``embedder`` is not the model the index was built with.
         """
-        path = Path(path).expanduser()
-        if create and not _store.exists(path):
-            return cls.create(path, embedder, settings=settings, **options)
-        base = _store.pointer(path)
-        snap_dir, manifest = _store.read_snapshot(path)
-        try:
-            index = cls._from_snapshot(path, snap_dir, manifest, embedder, settings, options)
-            index._base = base
-            return index
-        except (RetrievalError, MemoryError):
-            raise
-        except Exception as exc:  # any parse failure of a checksummed file
-            raise IndexCorruptError(
-                f"The index at {path} could not be read ({type(exc).__name__}: {exc}). "
-                "Rebuild it with `sapient ingest`.", path=path) from exc
+        if is_store_spec(path, host):
+            store = open_store_spec(str(path), settings, host)
+            if not store.exists and not create:
+                store.close()
+                from sapient.connectors.docstore import IndexNotFoundError
 
-    @classmethod
-    def _from_snapshot(cls, path: Path, snap_dir: Path, manifest: dict[str, Any], embedder: Any,
-                       settings: Any, options: dict[str, Any]) -> DocumentIndex:
-        emb_info = manifest.get("embedder") or {}
-        recorded = emb_info.get("name")
-        given = embedder if isinstance(embedder, str) else _embedder_name(embedder)
-        if recorded and given and given != recorded:
-            raise EmbedderMismatchError(
-                f"The index at {path} was built with embedder '{recorded}', but '{given}' was "
-                "given. Open it with the same model (or none, to use the recorded one), or "
-                "rebuild the index with the new model.", path=path)
-        chunking = manifest.get("chunking") or {}
-        opts = {"index_type": manifest.get("index_type", "auto"),
-                "chunk_size": chunking.get("chunk_size", 800),
-                "chunk_overlap": chunking.get("chunk_overlap", 100),
-                "hnsw_threshold": manifest.get("hnsw_threshold", HNSW_THRESHOLD)}
-        opts.update(options)
-        self = cls(embedder, path=path, settings=settings, **opts)
-        self._embedder_spec = recorded or given
-        chunks: dict[str, Chunk] = {}
-        with open(snap_dir / "chunks.jsonl", encoding="utf-8") as fh:
-            header = json.loads(fh.readline() or "null")
-            if not isinstance(header, dict) or header.get("format") != "sapient-chunks":
-                raise IndexFormatError(f"{snap_dir / 'chunks.jsonl'} is not a chunk table.",
-                                       path=path)
-            for line in fh:
-                rec = json.loads(line)
-                c = Chunk(id=str(rec["id"]), doc_id=str(rec["doc_id"]), text=str(rec["text"]),
-                          metadata=dict(rec["metadata"]), hash=str(rec["hash"]),
-                          vid=int(rec["vid"]))
-                chunks[c.id] = c
-        counts = manifest.get("counts") or {}
-        if len(chunks) != counts.get("chunks"):
-            raise IndexCorruptError(f"The chunk table at {snap_dir} holds {len(chunks)} chunks, "
-                                    f"the manifest says {counts.get('chunks')}.", path=path)
-        self._chunks = chunks
-        for c in chunks.values():
-            self._docs.setdefault(c.doc_id, []).append(c.id)
-            self._by_vid[c.vid] = c.id
-        self._next_vid = int(manifest.get("next_vid", 0))
-        live = np.fromiter((c.vid for c in chunks.values()), dtype=np.int64, count=len(chunks))
-        if (snap_dir / "vectors.faiss").exists():
-            self._vectors = VectorIndex.read(snap_dir / "vectors.faiss", self.index_type, live,
-                                             hnsw_threshold=self.hnsw_threshold)
-            if emb_info.get("dimension") not in (None, self._vectors.dimension):
-                raise IndexCorruptError("Vector dimension differs from the manifest.", path=path)
-        elif chunks:
-            raise IndexCorruptError(f"{snap_dir} has chunks but no vectors file.", path=path)
-        self._bm25 = BM25Index.read(snap_dir, manifest.get("bm25") or {}, len(chunks))
-        self._rows_dirty = True
-        self._ensure_rows()
+                raise IndexNotFoundError(
+                    f"No document index in {store.spec}. Create one with `sapient ingest PATH "
+                    "--store SPEC` or DocumentIndex.open(spec, create=True).")
+        else:
+            store = FaissStore.open(path, create=create, **_store_options(options))
+        info = store.info()
+        _check_recorded(info.get("embedder"), embedder, store.spec)
+        chunking = info.get("chunking") or {}
+        opts = {"chunk_size": chunking.get("chunk_size", 800),
+                "chunk_overlap": chunking.get("chunk_overlap", 100)}
+        opts.update({k: v for k, v in options.items() if v is not None})
+        self = cls(embedder, store=store, settings=settings, host=host,
+                   **{k: v for k, v in opts.items() if k in ("chunk_size", "chunk_overlap")})
+        self._embedder_spec = info.get("embedder") or self._embedder_spec
         return self
 
     # -- facts -------------------------------------------------------------------
@@ -230,46 +228,56 @@ class DocumentIndex:
     def embedder(self) -> Any:
         """The embedder, built from the recorded or default spec on first use."""
         if self._embedder is None:
-            if self._resolver is not None:
-                self._embedder = self._resolver(self._embedder_spec)
-            else:
-                self._embedder = resolve_embedder(self._embedder_spec, self._settings)
+            self._embedder = resolve_embedder(self._embedder_spec, self._settings, self._host)
             self._embedder_spec = self._embedder_spec or _embedder_name(self._embedder)
         return self._embedder
 
     @property
+    def path(self) -> Path | None:
+        """The folder of a FAISS store (``None`` for other stores and in memory)."""
+        return getattr(self.store, "path", None)
+
+    @property
     def dimension(self) -> int | None:
-        return self._vectors.dimension if self._vectors is not None else None
+        return self.store.info().get("dimension")
 
     @property
     def vector_index_kind(self) -> str | None:
-        """``"flat"`` or ``"hnsw"``: what FAISS uses now (``None`` while empty)."""
-        return self._vectors.kind if self._vectors is not None else None
+        """FAISS only: ``"flat"`` or ``"hnsw"`` (``None`` while empty or another store)."""
+        return getattr(self.store, "vector_index_kind", None)
 
     @property
     def modified(self) -> bool:
         """True when there are changes that :meth:`save` has not written yet."""
-        return self._dirty
+        return bool(self.store.modified)
 
     def __len__(self) -> int:
-        return len(self._chunks)
+        return self.store.count()
 
     def __contains__(self, chunk_id: object) -> bool:
-        return chunk_id in self._chunks
+        return isinstance(chunk_id, str) and bool(self.store.get([chunk_id]))
 
     def get(self, chunk_id: str) -> Chunk | None:
         """The stored chunk with this id, or None."""
-        return self._chunks.get(chunk_id)
+        return self.store.get([chunk_id]).get(chunk_id)
 
     def chunks(self, doc_id: str | None = None) -> list[Chunk]:
-        """All chunks, or those of one document, in insertion order."""
-        if doc_id is None:
-            return list(self._chunks.values())
-        return [self._chunks[i] for i in self._docs.get(doc_id, [])]
+        """All chunks, or those of one document."""
+        return self.store.query({} if doc_id is None else {"doc_id": {"$in": [doc_id]}})
 
     def documents(self) -> list[str]:
         """Ids of the stored documents."""
-        return list(self._docs)
+        ids = getattr(self.store, "document_ids", None)
+        return ids() if ids is not None else list(dict.fromkeys(
+            c.doc_id for c in self.store.query({})))
+
+    def _stored_docs(self, doc_ids: Sequence[str]) -> dict[str, list[Chunk]]:
+        """Stored chunks of the given documents, grouped by document id."""
+        out: dict[str, list[Chunk]] = {}
+        for part in _batched(list(dict.fromkeys(doc_ids))):
+            for c in self.store.query({"doc_id": {"$in": list(part)}}):
+                out.setdefault(c.doc_id, []).append(c)
+        return out
 
     # -- writing -----------------------------------------------------------------
 
@@ -289,18 +297,38 @@ class DocumentIndex:
                 bar.update(len(batch))
         return np.concatenate(parts)
 
-    def _upsert(self, docs: Sequence[tuple[str, list[tuple[str, str, dict[str, Any]]]]], *,
-                replace: bool, embeddings: np.ndarray | None = None,
+    def _record_facts(self) -> None:
+        name = self._embedder_spec or _embedder_name(self._embedder)
+        self.store.set_info(embedder=name, chunking=self.chunker.config)
+
+    def _upsert(self, docs: Docs, *, replace: bool, embeddings: np.ndarray | None = None,
                 show_progress: bool = False) -> IngestSummary:
         """Insert or replace chunks, grouped by document.
 
         ``docs`` holds ``(doc_id, [(chunk_id, text, metadata), ...])``. With
         ``replace`` a document's old chunks missing from the new list are deleted.
-        ``embeddings`` (one row per chunk, in order) skips the embedder.
+        ``embeddings`` (one row per chunk, in order) skips the embedder. Steps: plan
+        what each chunk needs, find or compute its vector, write to the store.
         """
         t0 = time.perf_counter()
         summary = IngestSummary()
-        plan: list[tuple[str, str, str, dict[str, Any], str, Chunk | None]] = []
+        plan = self._plan(docs)
+        given = _check_embeddings(embeddings, len(plan))
+        with self._lock:
+            sources, need = self._vector_sources(plan, given is not None, summary)
+            new_vectors = self._embed([plan[r].text for r in need], show_progress)
+            summary.embedded = len(need) if given is None else sum(
+                s.kind == "given" for s in sources)
+            self._record_facts()
+            self._write(plan, sources, self._gather_vectors(sources, given, new_vectors))
+            if replace:
+                summary.deleted += self._drop_missing(docs)
+        summary.seconds = time.perf_counter() - t0
+        return summary
+
+    def _plan(self, docs: Docs) -> list[_Planned]:
+        """Validate the incoming chunks and pair each with the stored chunk it replaces."""
+        plan: list[_Planned] = []
         seen: set[str] = set()
         for doc_id, items in docs:
             for chunk_id, text, meta in items:
@@ -313,129 +341,89 @@ class DocumentIndex:
                         f"Text of {chunk_id!r} must be a string, got {type(text).__name__}.")
                 meta = jsonable_metadata(meta)
                 meta.update(doc_id=doc_id, chunk_id=chunk_id)
-                h = text_hash(text)
-                old = self._chunks.get(chunk_id)
-                if old is not None and old.doc_id != doc_id:
-                    raise RetrievalError(
-                        f"Chunk id {chunk_id!r} already belongs to document {old.doc_id!r}; "
-                        "use another id or delete that document first.")
-                plan.append((doc_id, chunk_id, text, meta, h, old))
-        if embeddings is not None:
-            embeddings = np.asarray(embeddings, dtype=np.float32)
-            if embeddings.ndim != 2 or len(embeddings) != len(plan):
+                plan.append(_Planned(doc_id, chunk_id, text, meta, text_hash(text), None))
+        stored: dict[str, Chunk] = {}
+        for part in _batched([p.chunk_id for p in plan]):
+            stored.update(self.store.get(list(part)))
+        for p in plan:
+            p.old = stored.get(p.chunk_id)
+            if p.old is not None and p.old.doc_id != p.doc_id:
                 raise RetrievalError(
-                    f"embeddings must have one row per chunk ({len(plan)}), got shape "
-                    f"{embeddings.shape}.")
-        with self._lock:
-            # Which chunks need a vector, and which vectors can be reused by hash.
-            known: dict[str, int] = {c.hash: c.vid for c in self._chunks.values()}
-            need_rows: list[int] = []
-            to_embed: dict[str, int] = {}
-            vec_source: list[tuple[str, Any]] = []  # ("reuse", vid) | ("new", key) | ("same",)
-            for row, (_doc_id, _cid, _text, meta, h, old) in enumerate(plan):
-                if old is not None and old.hash == h:
-                    vec_source.append(("same", old.vid))
-                    if _same_meta(old.metadata, meta):
-                        summary.skipped += 1
-                    else:
-                        summary.updated += 1
-                    continue
-                if old is None:
-                    summary.added += 1
+                    f"Chunk id {p.chunk_id!r} already belongs to document {p.old.doc_id!r}; "
+                    "use another id or delete that document first.")
+        return plan
+
+    def _vector_sources(self, plan: list[_Planned], given: bool, summary: IngestSummary
+                        ) -> tuple[list[_Source], list[int]]:
+        """Where each chunk's vector comes from, counting added/updated/skipped chunks.
+
+        Unchanged text keeps its vector; text already stored under another id reuses
+        that vector; only new text is embedded, once per distinct text. Returns the
+        sources and the plan rows to embed.
+        """
+        changed = [p.hash for p in plan if p.old is None or p.old.hash != p.hash]
+        known: dict[str, Any] = {}
+        if changed and not given:
+            for part in _batched(changed):
+                known.update(self.store.vectors_for_hashes(list(part)))
+        need: list[int] = []
+        to_embed: dict[str, int] = {}
+        sources: list[_Source] = []
+        for row, p in enumerate(plan):
+            if p.old is not None and p.old.hash == p.hash:
+                sources.append(_Source("same", None))
+                if _same_meta(p.old.metadata, p.meta):
+                    summary.skipped += 1
                 else:
                     summary.updated += 1
-                if embeddings is not None:
-                    vec_source.append(("given", row))
-                elif h in known:
-                    vec_source.append(("reuse", known[h]))
-                else:
-                    if h not in to_embed:
-                        to_embed[h] = len(need_rows)
-                        need_rows.append(row)
-                    vec_source.append(("new", to_embed[h]))
-            new_vectors = self._embed([plan[r][2] for r in need_rows], show_progress)
-            summary.embedded = len(need_rows) if embeddings is None else len(
-                [s for s in vec_source if s[0] == "given"])
-            # Gather the vectors of changed chunks.
-            add_ids: list[int] = []
-            add_rows: list[np.ndarray] = []
-            remove_vids: list[int] = []
-            touched = False
-            reuse_vids = [s[1] for s in vec_source if s[0] == "reuse"]
-            reused = dict(zip(reuse_vids, self._vectors.reconstruct(reuse_vids), strict=True)
-                          ) if reuse_vids and self._vectors is not None else {}
-            for (doc_id, chunk_id, text, meta, h, old), src in zip(plan, vec_source, strict=True):
-                if src[0] == "same":
-                    assert old is not None
-                    touched = touched or old.metadata != meta
-                    old.metadata = meta
-                    old.text = text
-                    continue
-                vid = self._next_vid
-                self._next_vid += 1
-                if src[0] == "given":
-                    vec = embeddings[src[1]]  # type: ignore[index]
-                elif src[0] == "reuse":
-                    vec = reused[src[1]]
-                else:
-                    vec = new_vectors[src[1]]
-                add_ids.append(vid)
-                add_rows.append(vec)
-                if old is not None:
-                    remove_vids.append(old.vid)
-                    self._by_vid.pop(old.vid, None)
-                chunk = Chunk(chunk_id, doc_id, text, meta, h, vid)
-                self._chunks[chunk_id] = chunk
-                self._by_vid[vid] = chunk_id
-                ids = self._docs.setdefault(doc_id, [])
-                if chunk_id not in ids:
-                    ids.append(chunk_id)
-            if replace:
-                for doc_id, items in docs:
-                    keep = {cid for cid, _, _ in items}
-                    gone = [cid for cid in self._docs.get(doc_id, []) if cid not in keep]
-                    remove_vids.extend(self._drop_chunks(gone))
-                    summary.deleted += len(gone)
-            if add_rows:
-                matrix = np.vstack(add_rows).astype(np.float32)
-                if self._vectors is None:
-                    self._vectors = VectorIndex(matrix.shape[1], self.index_type,
-                                                hnsw_threshold=self.hnsw_threshold)
-                elif matrix.shape[1] != self._vectors.dimension:
-                    raise EmbedderMismatchError(
-                        f"Vectors of dimension {matrix.shape[1]} cannot join an index of "
-                        f"dimension {self._vectors.dimension}; use the index's embedder.",
-                        path=self.path)
-                norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-                matrix = matrix / np.maximum(norms, 1e-12)
-                self._vectors.add(np.asarray(add_ids, dtype=np.int64), matrix)
-            if remove_vids and self._vectors is not None:
-                self._vectors.remove(remove_vids)
-            if touched:
-                self._dirty = True
-            if summary.changed:
-                self._dirty = True
-                self._rows_dirty = self._bm25_dirty = True
-            elif touched:
-                self._rows_dirty = True  # metadata columns changed
-        summary.seconds = time.perf_counter() - t0
-        return summary
-
-    def _drop_chunks(self, chunk_ids: Iterable[str]) -> list[int]:
-        """Forget chunks (caller holds the lock); returns their FAISS ids."""
-        vids = []
-        for cid in list(chunk_ids):
-            c = self._chunks.pop(cid, None)
-            if c is None:
                 continue
-            vids.append(c.vid)
-            self._by_vid.pop(c.vid, None)
-            ids = self._docs.get(c.doc_id)
-            if ids is not None:
-                ids.remove(cid)
-                if not ids:
-                    del self._docs[c.doc_id]
-        return vids
+            summary.added += p.old is None
+            summary.updated += p.old is not None
+            if given:
+                sources.append(_Source("given", row))
+            elif p.hash in known:
+                sources.append(_Source("reuse", known[p.hash]))
+            else:
+                if p.hash not in to_embed:
+                    to_embed[p.hash] = len(need)
+                    need.append(row)
+                sources.append(_Source("new", to_embed[p.hash]))
+        return sources, need
+
+    def _gather_vectors(self, sources: list[_Source], given: np.ndarray | None,
+                        new_vectors: np.ndarray) -> list[np.ndarray | None]:
+        """One vector per plan row (None for chunks whose text did not change)."""
+        pick = {"given": lambda r: given[r], "reuse": lambda v: v,  # type: ignore[index]
+                "new": new_vectors.__getitem__, "same": lambda r: None}
+        return [pick[s.kind](s.ref) for s in sources]
+
+    def _write(self, plan: list[_Planned], sources: list[_Source],
+               vectors: list[np.ndarray | None]) -> None:
+        """New and changed chunks go to the store with their vectors; chunks whose text
+        did not change only get their metadata refreshed."""
+        fresh: list[Chunk] = []
+        rows: list[np.ndarray] = []
+        touched: list[Chunk] = []
+        for p, src, vec in zip(plan, sources, vectors, strict=True):
+            chunk = Chunk(p.chunk_id, p.doc_id, p.text, p.meta, p.hash)
+            if src.kind == "same":
+                assert p.old is not None
+                if p.old.metadata != p.meta:
+                    touched.append(chunk)
+                continue
+            fresh.append(chunk)
+            rows.append(vec)  # type: ignore[arg-type]
+        if fresh:
+            self.store.upsert(fresh, np.vstack(rows).astype(np.float32))
+        if touched:
+            self.store.update_metadata(touched)
+
+    def _drop_missing(self, docs: Docs) -> int:
+        """Delete each given document's stored chunks that the new version lacks."""
+        keep = {cid for _, items in docs for cid, _, _ in items}
+        stored = self._stored_docs([doc_id for doc_id, _ in docs])
+        gone = [c.id for chunks in stored.values() for c in chunks if c.id not in keep]
+        return self.store.delete(gone) if gone else 0
 
     def add_texts(self, texts: Sequence[str], metadatas: Sequence[Mapping[str, Any]] | None = None,
                   ids: Sequence[str] | None = None, *, split: bool = False,
@@ -543,58 +531,25 @@ class DocumentIndex:
         """
         if ids is None and source is None and filters is None:
             raise RetrievalError("delete needs ids, source or filters; nothing was deleted.")
+        compile_filter(filters)  # a malformed filter fails before anything is deleted
         targets: list[str] = []
         if ids is not None:
-            for i in [ids] if isinstance(ids, str) else ids:
-                if i in self._chunks:
-                    targets.append(i)
-                targets.extend(self._docs.get(i, []))
+            ids = [ids] if isinstance(ids, str) else list(ids)
+            targets.extend(self.store.get(ids))
+            targets.extend(c.id for chunks in self._stored_docs(ids).values() for c in chunks)
         if source is not None:
             src = str(Path(source).expanduser().resolve())
-            for c in self._chunks.values():
-                s = c.source
-                if s is not None and (s == src or s.startswith(src.rstrip("/") + "/")):
-                    targets.append(c.id)
-        if filters is not None:
-            pred = compile_filter(filters)
-            targets.extend(c.id for c in self._chunks.values() if pred is None or pred(c.metadata))
+            targets.extend(c.id for c in self.store.query({"source": src}))
+            targets.extend(c.id for c in self.store.query(
+                {"source": {"$prefix": src.rstrip("/") + "/"}}))
+        if filters:
+            targets.extend(c.id for c in self.store.query(filters))
+        elif filters is not None:  # an empty filter matches everything
+            targets.extend(c.id for c in self.store.query({}))
         with self._lock:
-            vids = self._drop_chunks(dict.fromkeys(targets))
-            if vids:
-                if self._vectors is not None:
-                    self._vectors.remove(vids)
-                self._dirty = True
-                self._rows_dirty = self._bm25_dirty = True
-        return len(vids)
+            return self.store.delete(list(dict.fromkeys(targets))) if targets else 0
 
     # -- search ------------------------------------------------------------------
-
-    def _ensure_rows(self) -> None:
-        with self._lock:
-            if self._rows_dirty or len(self._rows) != len(self._chunks):
-                self._rows = list(self._chunks)
-                self._row_of = {cid: i for i, cid in enumerate(self._rows)}
-                self._row_vids = np.fromiter((self._chunks[c].vid for c in self._rows),
-                                             dtype=np.int64, count=len(self._rows))
-                self._columns = {}
-                self._rows_dirty = False
-                self._bm25_dirty = True
-
-    def _column(self, key: str) -> np.ndarray:
-        """Values of one metadata key per row (object array; MISSING where absent)."""
-        col = self._columns.get(key)
-        if col is None:
-            col = np.empty(len(self._rows), dtype=object)
-            col[:] = [self._chunks[c].metadata.get(key, MISSING) for c in self._rows]
-            self._columns[key] = col
-        return col
-
-    def _ensure_bm25(self) -> None:
-        with self._lock:
-            self._ensure_rows()
-            if self._bm25_dirty or self._bm25.size != len(self._rows):
-                self._bm25.build([self._chunks[c].text for c in self._rows])
-                self._bm25_dirty = False
 
     def search(self, query: str, k: int = 5, *, filters: Filters | None = None,
                mode: SearchMode = "hybrid", candidates: int | None = None,
@@ -611,144 +566,80 @@ class DocumentIndex:
             candidates: depth of each list fused in hybrid mode (default ``max(2k, 50)``).
             query_vector: a precomputed query embedding (skips the embedder).
         """
-        if mode not in ("hybrid", "dense", "bm25"):
-            raise RetrievalError(f"mode must be 'hybrid', 'dense' or 'bm25', got {mode!r}.")
-        if not isinstance(query, str):
-            raise RetrievalError(f"query must be a string, got {type(query).__name__}.")
-        if k < 1:
-            raise RetrievalError(f"k must be at least 1, got {k}.")
-        pred = compile_filter(filters)
-        if not self._chunks or not query.strip():
+        check_search(query, k, mode)
+        compile_filter(filters)
+        if not query.strip() or self.store.count() == 0:
             return []
-        depth = k if mode != "hybrid" else (candidates or max(2 * k, 50))
-        with self._lock:
-            allowed: np.ndarray | None = None
-            if pred is not None:
-                self._ensure_rows()
-                allowed = pred.mask(self._column, len(self._rows))
-                if not allowed.any():
-                    return []
-            qvec = None
-            dense: dict[str, float] = {}
-            dense_order: list[str] = []
-            if mode in ("hybrid", "dense"):
-                qvec = self._query_vector(query, query_vector)
-                allowed_vids = None if allowed is None else self._row_vids[allowed]
-                assert self._vectors is not None
-                scores, vids = self._vectors.search(qvec, depth, allowed_vids)
-                for s, v in zip(scores, vids, strict=True):
-                    cid = self._by_vid.get(int(v))
-                    if cid is not None:
-                        dense[cid] = float(s)
-                        dense_order.append(cid)
-            bm25_all: np.ndarray | None = None
-            lex_order: list[str] = []
-            if mode in ("hybrid", "bm25"):
-                self._ensure_bm25()
-                mask = None if allowed is None else allowed.astype(np.float32)
-                bm25_all = self._bm25.scores(query, mask)
-                _, rows = self._bm25.search_scores(bm25_all, depth)
-                lex_order = [self._rows[int(r)] for r in rows]
-            if mode == "dense":
-                ranked = [(cid, dense[cid]) for cid in dense_order]
-            elif mode == "bm25":
-                assert bm25_all is not None
-                ranked = [(cid, float(bm25_all[self._row_of[cid]])) for cid in lex_order]
-            else:
-                fused: dict[str, float] = {}
-                for order in (dense_order, lex_order):
-                    for rank, cid in enumerate(order, start=1):
-                        fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank)
-                ranked = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))
-            ranked = ranked[:k]
-            if qvec is not None:
-                missing = [cid for cid, _ in ranked if cid not in dense]
-                if missing:
-                    vecs = self._vectors.reconstruct([self._chunks[c].vid for c in missing])
-                    dense.update(zip(missing, (vecs @ qvec).tolist(), strict=True))
-            hits = []
-            for rank, (cid, score) in enumerate(ranked, start=1):
-                c = self._chunks[cid]
-                hits.append(SearchHit(
-                    id=cid, text=c.text, score=float(score), metadata=dict(c.metadata),
-                    doc_id=c.doc_id, rank=rank,
-                    dense_score=dense.get(cid) if qvec is not None else None,
-                    bm25_score=(float(bm25_all[self._row_of[cid]])
-                                if bm25_all is not None else None)))
-            return hits
+        vector = None
+        if mode != "bm25" or query_vector is not None:
+            vector = self._query_vector(query, query_vector)
+        return self.store.search(query, vector, k, mode=mode, filters=filters,
+                                 candidates=candidates)
 
     def _query_vector(self, query: str, given: Any) -> np.ndarray:
         if given is not None:
             q = np.asarray(given, dtype=np.float32).reshape(-1)
         else:
             q = np.asarray(self.embedder.embed([query]), dtype=np.float32).reshape(-1)
-        if self._vectors is not None and q.shape[0] != self._vectors.dimension:
+        dim = self.dimension
+        if dim is not None and q.shape[0] != dim:
             raise EmbedderMismatchError(
-                f"The query vector has dimension {q.shape[0]}, the index {self._vectors.dimension}"
-                "; query with the embedder the index was built with.", path=self.path)
+                f"The query vector has dimension {q.shape[0]}, the index {dim}; query with "
+                "the embedder the index was built with.", path=self.path)
         n = float(np.linalg.norm(q))
         return q / n if n > 0 else q
 
     # -- persistence -------------------------------------------------------------
 
-    def save(self, path: str | Path | None = None) -> Path:
-        """Write the index atomically; the previous snapshot stays loadable until done.
+    def save(self, path: str | Path | None = None) -> Any:
+        """Make every change durable.
 
-        Returns the snapshot folder written.
+        For the FAISS store: write a snapshot atomically (the previous one stays
+        loadable until done) into ``path`` or the index folder, and return its folder.
+        Other stores flush their writes (``path`` must be None).
         """
-        target = Path(path).expanduser() if path is not None else self.path
-        if target is None:
-            raise RetrievalError("This index has no path; call save(path) with a folder.")
         with self._lock:
-            self._ensure_bm25()
-            chunks = [self._chunks[c] for c in self._rows]
+            self._record_facts()
+            if path is not None:
+                if not isinstance(self.store, FaissStore):
+                    raise RetrievalError(
+                        f"save(path) writes FAISS files; the store {self.store.spec} keeps its "
+                        "data itself. Call save() without a path, or copy the store with "
+                        "`sapient index copy`.")
+                return self.store.flush(path)
+            return self.store.flush()
 
-            def write_files(tmp: Path) -> list[str]:
-                names = []
-                with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as fh:
-                    fh.write(json.dumps({"format": "sapient-chunks", "version": 1}) + "\n")
-                    for c in chunks:
-                        fh.write(json.dumps(c.to_json(), ensure_ascii=False) + "\n")
-                    fh.flush()
-                    _fsync(fh)
-                names.append("chunks.jsonl")
-                if self._vectors is not None:
-                    self._vectors.write(tmp / "vectors.faiss")
-                    names.append("vectors.faiss")
-                names.extend(self._bm25.write(tmp))
-                return names
-
-            manifest = {
-                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "embedder": {"name": self._embedder_spec or _embedder_name(self._embedder),
-                             "dimension": self.dimension},
-                "index_type": self.index_type,
-                "vector_index": self.vector_index_kind,
-                "hnsw_threshold": self.hnsw_threshold,
-                "chunking": self.chunker.config,
-                "bm25": self._bm25.config,
-                "counts": {"chunks": len(chunks), "documents": len(self._docs)},
-                "next_vid": self._next_vid,
-            }
-            same = self.path is not None and target.resolve() == self.path.resolve()
-            snap = _store.write_snapshot(target, write_files, manifest,
-                                         base=self._base if same else _store.ANY)
-            self.path, self._base = target, snap.name
-            self._dirty = False
-            return snap
+    def close(self) -> None:
+        """Release the store's files or connection (unsaved changes are not written)."""
+        self.store.close()
 
     def __enter__(self) -> DocumentIndex:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         """Save on a clean exit when something changed; on an error, keep the old snapshot."""
-        if exc_type is None and self._dirty and self.path is not None:
+        if exc_type is None and self.modified and (
+                self.path is not None or not isinstance(self.store, FaissStore)):
             self.save()
 
     def __repr__(self) -> str:
-        return (f"DocumentIndex(path={str(self.path) if self.path else None!r}, "
-                f"chunks={len(self._chunks)}, documents={len(self._docs)}, "
+        return (f"DocumentIndex(store={self.store.spec!r}, chunks={len(self)}, "
                 f"vectors={self.vector_index_kind!r})")
+
+
+def _store_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Pop the FAISS options out of ``options`` (the rest configure the index)."""
+    return {k: options.pop(k) for k in ("index_type", "hnsw_threshold")
+            if options.get(k) is not None}
+
+
+def _check_recorded(recorded: str | None, embedder: Any, where: str) -> None:
+    given = embedder if isinstance(embedder, str) else _embedder_name(embedder)
+    if recorded and given and given != recorded:
+        raise EmbedderMismatchError(
+            f"The index in {where} was built with embedder '{recorded}', but '{given}' was "
+            "given. Open it with the same model (or none, to use the recorded one), or "
+            "rebuild the index with the new model.")
 
 
 #: Bookkeeping keys whose change alone does not make a chunk "updated".
@@ -765,9 +656,3 @@ def _section(text: str, meta: dict[str, Any]) -> Any:
 
     src = str(meta.get("source", ""))
     return Section(text, meta, markdown=src.lower().endswith((".md", ".markdown")))
-
-
-def _fsync(fh: Any) -> None:
-    import os
-
-    os.fsync(fh.fileno())

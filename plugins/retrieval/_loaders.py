@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._errors import RetrievalError
+from sapient.connectors.docstore import RetrievalError
 
 __all__ = ["Section", "Chunker", "SUPPORTED_SUFFIXES", "iter_files", "read_file", "text_hash"]
 

@@ -15,20 +15,20 @@ questions with and without an answer in the shipped sample documents (see
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sapient.connectors.docstore import IndexNotFoundError, SearchHit
 from sapient.core.messages import Citation, ToolOutput
+from sapient.core.tools import Tool
 
-from ._errors import IndexNotFoundError
-from ._types import SearchHit
+from ._stores import index_store_spec
 
 if TYPE_CHECKING:
     from ._index import DocumentIndex
 
-__all__ = ["DEFAULT_MIN_SCORE", "DocumentSearch", "format_hits"]
+__all__ = ["DEFAULT_MIN_SCORE", "DocumentSearch", "RetrievalToolkit", "format_hits"]
 
 #: Cosine-similarity threshold below which a passage is not evidence (all-MiniLM-L6-v2).
 DEFAULT_MIN_SCORE = 0.33
@@ -55,13 +55,23 @@ def format_hits(query: str, hits: list[SearchHit]) -> str:
 
 
 class DocumentSearch:
-    """Searches the index at ``settings.index_dir(name)``, reopening it when it changes."""
+    """Searches the index named ``index_name`` (default ``settings.index``).
+
+    The index lives in its FAISS folder ``settings.index_dir(name)``, or in the store
+    named by ``store`` / ``settings.extra["document_store"]`` (e.g. ``milvus:./docs.db``,
+    with the index name as the collection). A FAISS index is reopened when another
+    process saves it. The embedder comes from ``host`` (shared with the host's other
+    tools) unless one is given.
+    """
 
     def __init__(self, settings: Any, index_name: str | None = None,
-                 min_score: float | None = None, embedder: Any = None) -> None:
+                 min_score: float | None = None, embedder: Any = None, *,
+                 host: Any = None, store: str | None = None) -> None:
         self.settings = settings
+        self.host = host
         self.index_name = index_name or getattr(settings, "index", "default")
         extra = getattr(settings, "extra", {}) or {}
+        self.store_spec = store or extra.get("document_store")
         self.min_score = float(min_score if min_score is not None
                                else extra.get("retrieval_min_score", DEFAULT_MIN_SCORE))
         self._embedder = embedder
@@ -70,29 +80,27 @@ class DocumentSearch:
         self._lock = threading.Lock()
 
     @property
-    def path(self) -> Path:
-        return Path(self.settings.index_dir(self.index_name))
+    def target(self) -> str | Path:
+        """The index's FAISS folder or store spec."""
+        return index_store_spec(self.settings, self.index_name, self.store_spec)
 
     def index(self) -> DocumentIndex | None:
         """The current index, reloaded after a save by another process; None if absent."""
-        cur = self.path / "CURRENT"
         with self._lock:
-            try:
-                st = os.stat(cur)
-                stamp = (st.st_mtime_ns, st.st_size, cur.read_text(encoding="utf-8"))
-            except OSError:
-                return None
-            if self._index is None or stamp != self._stamp:
-                from ._index import DocumentIndex
+            if self._index is not None and self._index.store.version() == self._stamp:
+                return self._index
+            from ._index import DocumentIndex
 
-                try:
-                    embedder = self._embedder if self._embedder is not None else (
-                        self._index.embedder if self._index is not None else None)
-                    self._index = DocumentIndex.open(self.path, embedder,
-                                                     settings=self.settings)
-                except IndexNotFoundError:
-                    return None
-                self._stamp = stamp
+            embedder = self._embedder if self._embedder is not None else (
+                self._index.embedder if self._index is not None else None)
+            try:
+                index = DocumentIndex.open(self.target, embedder, settings=self.settings,
+                                           host=self.host)
+            except IndexNotFoundError:
+                return None
+            if self._index is not None:
+                self._index.close()
+            self._index, self._stamp = index, index.store.version()
             return self._index
 
     def __call__(self, query: str, k: int = 5, filters: dict[str, Any] | None = None
@@ -100,7 +108,7 @@ class DocumentSearch:
         index = self.index()
         if index is None or len(index) == 0:
             return ToolOutput(
-                f"No documents are indexed yet (index '{self.index_name}' at {self.path} "
+                f"No documents are indexed yet (index '{self.index_name}' in {self.target} "
                 f"{'is empty' if index is not None else 'does not exist'}). Tell the user to "
                 f"create it with: sapient ingest PATH --index {self.index_name}",
                 data={"abstained": True, "reason": "no_index"})
@@ -140,3 +148,22 @@ class DocumentSearch:
             return search(query, k, filters)
 
         return search_documents
+
+
+class RetrievalToolkit:
+    """The retrieval plugin's tools, built from the host that offers them.
+
+    ``RetrievalToolkit(host).tools()`` gives ``search_documents`` over the index named
+    by ``host.settings.index``; its embedder comes from ``host.embedder()``.
+    """
+
+    def __init__(self, host: Any) -> None:
+        self.host = host
+
+    def tools(self) -> list[Tool]:
+        from sapient.core.effects import READS_PRIVATE, READS_UNTRUSTED
+
+        search = Tool.from_function(
+            DocumentSearch(self.host.settings, host=self.host).as_function())
+        search.effects = frozenset({READS_UNTRUSTED, READS_PRIVATE})  # documents: outside text
+        return [search]

@@ -8,9 +8,13 @@ import json
 import pytest
 from sapient import Agent, Host, Settings
 from sapient.connectors.scripted import ScriptedLLM
+from sapient.core.hookspecs import hookimpl
+from sapient.plugins.anomaly import AnomalyToolkit, detect, plot_report
 from sapient.plugins.anomaly import cli as anomaly_cli
-from sapient.plugins.anomaly import detect, plot_report
-from sapient.plugins.anomaly.tool import detect_anomalies, make_detect_tool
+from sapient.plugins.anomaly.tool import make_detect_tool
+
+#: The tool as a toolkit without a host builds it: its LLM methods answer with a hint.
+detect_anomalies = AnomalyToolkit().tools()[0]
 
 
 def _answer_from_tool(call_args):
@@ -92,6 +96,23 @@ def test_a_file_wins_over_made_up_inline_values(incident_csv):
 def test_tool_with_llm_method_uses_the_factory(synth):
     answers = ScriptedLLM(function=lambda m, t, o: '{"indices": []}')
     tool = make_detect_tool(lambda: answers)
+    out = tool.invoke(tool.validate({"csv_path": None, "values": synth.base(n=300).tolist(),
+                                     "method": "llm-prompter"}))
+    assert out.content["method"] == "llm-prompter" and answers.calls
+
+
+def test_tool_llm_methods_run_on_the_hosts_model(synth, tmp_path):
+    """The model inside the tool is the host's: its plugins and settings reach it."""
+    answers = ScriptedLLM(function=lambda m, t, o: '{"indices": []}')
+
+    class FakeModels:
+        @hookimpl
+        def register_llms(self, register):
+            register("fake", lambda rest, settings: answers)
+
+    host = Host(Settings(home=tmp_path, llm="fake:x"), plugins=[FakeModels()],
+                load_entrypoints=False)
+    tool = host.tools()["detect_anomalies"]
     out = tool.invoke(tool.validate({"csv_path": None, "values": synth.base(n=300).tolist(),
                                      "method": "llm-prompter"}))
     assert out.content["method"] == "llm-prompter" and answers.calls

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sapient import SapientError
+from sapient.connectors.docstore import RRF_K
 from sapient.plugins.retrieval import DocumentIndex, FilterError, RetrievalError
-from sapient.plugins.retrieval._index import RRF_K
 
 
 @pytest.fixture
@@ -75,8 +75,8 @@ def test_identical_text_reuses_vector(index, embedder):
     s = index.add_texts(["Bananas are yellow tropical fruit rich in potassium."], ids=["copy"])
     assert (s.added, s.embedded) == (1, 0)
     assert embedder.embedded == before
-    a = index._vectors.reconstruct([index.get("fruit").vid])[0]
-    b = index._vectors.reconstruct([index.get("copy").vid])[0]
+    a = index.store._vectors.reconstruct([index.get("fruit").vid])[0]
+    b = index.store._vectors.reconstruct([index.get("copy").vid])[0]
     assert np.allclose(a, b)
 
 
@@ -116,8 +116,8 @@ def test_hnsw_deletes_use_tombstones_then_rebuild(minilm):
     assert idx.vector_index_kind == "hnsw"
     # Delete a few: HNSW cannot remove points, so they become tombstones...
     idx.delete(["v0", "v1", "v2"])
-    assert idx._vectors.tombstones == {idx_vid for idx_vid in idx._vectors.tombstones}
-    assert len(idx._vectors.tombstones) == 3
+    assert idx.store._vectors.tombstones == {idx_vid for idx_vid in idx.store._vectors.tombstones}
+    assert len(idx.store._vectors.tombstones) == 3
     hit = idx.search("", k=1, mode="dense", query_vector=vecs[0])
     assert hit == []  # empty query text returns nothing
     hits = idx.search("q", k=5, mode="dense", query_vector=vecs[0])
@@ -126,8 +126,8 @@ def test_hnsw_deletes_use_tombstones_then_rebuild(minilm):
     assert hits[0].id == "v3" and hits[0].score == pytest.approx(1.0, abs=1e-5)
     # ... and past a quarter of the graph the index is rebuilt without them.
     idx.delete([f"v{i}" for i in range(3, 120)])
-    assert idx._vectors.tombstones == set()
-    assert idx._vectors.ntotal == 280 == len(idx)
+    assert idx.store._vectors.tombstones == set()
+    assert idx.store._vectors.ntotal == 280 == len(idx)
     hits = idx.search("q", k=1, mode="dense", query_vector=vecs[200])
     assert hits[0].id == "v200"
     # A selective filter on HNSW is scored exactly.

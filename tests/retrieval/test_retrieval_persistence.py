@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sapient import SapientError
+from sapient.connectors.faiss import _snapshot as _store
 from sapient.plugins.retrieval import (
     DocumentIndex,
     EmbedderMismatchError,
@@ -21,7 +22,6 @@ from sapient.plugins.retrieval import (
     IndexFormatError,
     IndexNotFoundError,
     RetrievalError,
-    _store,
 )
 
 
@@ -56,7 +56,7 @@ def test_round_trip(saved, embedder):
     again = DocumentIndex.open(path, embedder)
     assert "comet" in again and "tax" not in again
     assert again.search("comet tail", k=1)[0].id == "comet"
-    assert len({c.vid for c in again.chunks()}) == len(again)
+    assert len({c.vid for c in again.chunks()}) == len(again)  # FAISS ids stay unique
     manifest = json.loads((_current_snapshot(path) / "manifest.json").read_text())
     assert manifest["format"] == "sapient-document-index" and manifest["version"] == 1
     assert set(manifest["files"]) >= {"chunks.jsonl", "vectors.faiss", "bm25.vocab.json"}
@@ -75,7 +75,7 @@ def test_round_trip_hnsw_with_tombstones(tmp_path, minilm):
     idx.save()
     loaded = DocumentIndex.open(tmp_path / "h", minilm)
     assert loaded.vector_index_kind == "hnsw"
-    assert loaded._vectors.tombstones == idx._vectors.tombstones and len(loaded) == 298
+    assert loaded.store._vectors.tombstones == idx.store._vectors.tombstones and len(loaded) == 298
     hits = loaded.search("q", k=3, mode="dense", query_vector=vecs[0])
     assert "r0" not in {h.id for h in hits}
     assert loaded.search("q", k=1, mode="dense", query_vector=vecs[7])[0].id == "r7"
@@ -103,7 +103,7 @@ def test_crash_during_save_keeps_previous_version(saved, embedder, monkeypatch, 
         raise Crash(stage)
 
     if stage == "write_files":
-        monkeypatch.setattr(saved._bm25, "write", boom)
+        monkeypatch.setattr(saved.store._bm25, "write", boom)
     elif stage == "before_rename":
         monkeypatch.setattr(_store.os, "rename", boom)
     else:
@@ -136,7 +136,7 @@ def test_kill_during_save_keeps_previous_version(tmp_path, minilm):
         import os, signal, numpy as np
         from sapient.connectors.embeddings import SentenceTransformerEmbedder
         from sapient.plugins.retrieval import DocumentIndex
-        from sapient.plugins.retrieval import _vectors
+        from sapient.connectors.faiss import _vectors
         idx = DocumentIndex.open({str(path)!r}, SentenceTransformerEmbedder())
         vecs = np.load({str(tmp_path / 'vecs.npy')!r})
         idx.add_texts(["second version"] * 1, ids=["d0"], embeddings=vecs[:1] * -1)

@@ -8,10 +8,13 @@ import json
 import pytest
 from sapient import Agent, Host, Settings, ToolOutput
 from sapient.connectors.scripted import ScriptedLLM
-from sapient.plugins.retrieval import DocumentIndex, DocumentSearch
+from sapient.core.hookspecs import hookimpl
+from sapient.plugins.retrieval import DocumentIndex, DocumentSearch, RetrievalToolkit
 from sapient.plugins.retrieval._cli import (
+    configure_index,
     configure_ingest,
     configure_search,
+    run_index,
     run_ingest,
     run_search,
 )
@@ -87,6 +90,22 @@ def test_tool_reloads_after_the_index_changes(tmp_path, minilm):
     assert search("What is the office dog called?").citations[0].source_id == "dog"
 
 
+def test_tool_embeds_queries_with_the_hosts_embedder(demo_home, embedder):
+    """A plugin's embedder for the recorded scheme reaches the model used inside the tool."""
+
+    class CountingModels:
+        @hookimpl
+        def register_embedders(self, register):
+            register("sentence-transformers", lambda rest, settings: embedder)
+
+    host = Host(Settings(home=demo_home), plugins=[CountingModels()], load_entrypoints=False)
+    assert host.registry("embedders")["sentence-transformers"].replaced
+    (tool,) = RetrievalToolkit(host).tools()
+    out = tool.function("How long is the warranty?")
+    assert out.citations and embedder.calls == [["How long is the warranty?"]]
+    assert host.embedder() is embedder  # one instance per host, shared with other tools
+
+
 def test_agent_answers_with_citations(demo_home, minilm):
     host = Host(Settings(home=demo_home), load_entrypoints=False)
     tool = host.tools()["search_documents"]
@@ -131,3 +150,18 @@ def test_cli_ingest_and_search(tmp_path, sample_docs, capsys, minilm):
     args = _args(configure_ingest, [str(tmp_path / "nope"), "--index", "demo"])
     assert run_ingest(args, host) == 1
     assert "No such file" in capsys.readouterr().out
+    assert run_index(_args(configure_index, ["copy", "demo", "backup"]), host) == 0
+    assert "copied" in capsys.readouterr().out
+    args = _args(configure_search, ["E-204", "--index", "backup", "--mode", "bm25", "--json"])
+    assert run_search(args, host) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[0])["id"].startswith("docs/")
+    assert run_index(_args(configure_index, ["copy", "missing", "other"]), host) == 1
+    assert "No document index" in capsys.readouterr().out
+
+
+def test_index_without_a_host_builds_the_default_embedder(tmp_path, minilm):
+    idx = DocumentIndex.open(tmp_path / "ix", create=True, settings=Settings(home=tmp_path))
+    assert idx.embedder.name == minilm.name  # from the built-in connector, no Host built
+    idx.add_texts(["Refunds take five days."], ids=["refunds"])
+    assert idx.search("how long do refunds take?", k=1)[0].id == "refunds"
+

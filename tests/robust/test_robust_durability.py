@@ -20,13 +20,13 @@ import pytest
 
 pytest.importorskip("faiss", reason="needs sapient[retrieval]")
 
-from sapient.plugins.retrieval import _store  # noqa: E402
-from sapient.plugins.retrieval._errors import (  # noqa: E402
+from sapient.connectors.docstore import (  # noqa: E402
     IndexConflictError,
     IndexCorruptError,
     IndexFormatError,
 )
-from sapient.plugins.retrieval._index import DocumentIndex  # noqa: E402
+from sapient.connectors.faiss import _snapshot as _store  # noqa: E402
+from sapient.plugins.retrieval import DocumentIndex  # noqa: E402
 
 
 class HashEmbedder:
@@ -170,8 +170,8 @@ _CHILD = """
 import os, shutil, signal, sys
 sys.path.insert(0, {tests!r})
 from test_robust_durability import HashEmbedder
-from sapient.plugins.retrieval import _store
-from sapient.plugins.retrieval._index import DocumentIndex
+from sapient.connectors.faiss import _snapshot as _store
+from sapient.plugins.retrieval import DocumentIndex
 
 def die(*args, **kwargs):
     os.kill(os.getpid(), signal.SIGKILL)

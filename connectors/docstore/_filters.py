@@ -2,20 +2,22 @@
 
 ``{"category": "pricing"}`` is equality; a list value means "any of"
 (``{"lang": ["en", "de"]}``); a dict value holds operators: ``$eq $ne $in $nin $gt
-$gte $lt $lte $exists $contains``. All conditions must hold (AND). Keys are matched
+$gte $lt $lte $exists $contains $prefix``. All conditions must hold (AND). Keys are matched
 against a chunk's metadata, which always includes ``source``, ``doc_id`` and
-``chunk_id``. Filters are checked in Python over the chunk table: fine up to a few
-hundred thousand chunks, see docs/retrieval.md for the scale path.
+``chunk_id``. The FAISS store checks them in Python over its chunk table (fine up
+to a few hundred thousand chunks); the Milvus store turns them into Milvus
+expressions evaluated by the server (``sapient.connectors.milvus._expr``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ._errors import FilterError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["compile_filter", "CompiledFilter", "Filters", "MISSING"]
 
@@ -59,9 +61,13 @@ def _cmp(op: str, want: Any) -> Callable[[Any], bool]:
         return lambda v: (v is not _MISSING) == bool(want)
     if op == "$contains":
         return safe(lambda v: want in v)
+    if op == "$prefix":
+        if not isinstance(want, str):
+            raise FilterError(f"Filter operator $prefix needs a string, got {want!r}.")
+        return lambda v: isinstance(v, str) and v.startswith(want)
     raise FilterError(
         f"Unknown filter operator {op!r}. Use one of $eq $ne $in $nin $gt $gte $lt $lte "
-        "$exists $contains, e.g. {'year': {'$gte': 2020}}."
+        "$exists $contains $prefix, e.g. {'year': {'$gte': 2020}}."
     )
 
 
@@ -77,6 +83,8 @@ class CompiledFilter:
     def mask(self, column: Callable[[str], np.ndarray], n: int) -> np.ndarray:
         """Boolean mask over ``n`` rows; ``column(key)`` gives that key's values per row
         (an object array holding :data:`MISSING` where a row lacks the key)."""
+        import numpy as np
+
         out = np.ones(n, dtype=bool)
         for key, op, want, check in self.checks:
             col = column(key)

@@ -41,7 +41,7 @@ def _stemmer(name: str | None) -> Any:
     try:
         import Stemmer
     except ImportError as exc:
-        from ._errors import RetrievalError
+        from sapient.connectors.docstore import RetrievalError
 
         raise RetrievalError(
             f"This index was built with the '{name}' stemmer, which needs PyStemmer. "

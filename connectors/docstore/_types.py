@@ -1,4 +1,4 @@
-"""Plain data types of the retrieval plugin: chunks, search hits and ingest summaries."""
+"""Plain data types of document stores: chunks, search hits and ingest summaries."""
 
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ class Chunk:
         text: the passage text (what is embedded and BM25-indexed).
         metadata: your metadata plus ``doc_id``, ``chunk_id`` and, for files, ``source``.
         hash: content hash of ``text``; unchanged text is never re-embedded.
-        vid: the FAISS id of its vector (never reused).
+        vid: the FAISS id of its vector in the FAISS store (never reused); -1 in
+            stores that key vectors by chunk id.
     """
 
     id: str
@@ -45,7 +46,7 @@ class Chunk:
     text: str
     metadata: dict[str, Any]
     hash: str
-    vid: int
+    vid: int = -1
 
     @property
     def source(self) -> str | None:

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ._errors import (
+from sapient.connectors.docstore import (
     IndexConflictError,
     IndexCorruptError,
     IndexFormatError,
