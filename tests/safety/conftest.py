@@ -49,10 +49,11 @@ def _sandbox(home, cases):
     index.ingest([docs])
     index.save()
     (home / "graph.tsv").write_text("\n".join(rows) + "\n")
-    store = open_store(settings.graph_spec, settings)
+    host = Host(settings, load_entrypoints=False)
+    store = open_store(settings.graph_spec, host)
     try:
         ingest_file(store, home / "graph.tsv")
     finally:
         store.close()
-    return Host(settings, load_entrypoints=False), inbox
+    return host, inbox
 

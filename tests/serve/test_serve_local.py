@@ -24,7 +24,7 @@ def local_home(tmp_path_factory):
 
 def test_the_real_local_model_answers_through_the_openai_client(serve_app, local_home):
     host = Host(Settings(home=local_home), load_entrypoints=False)
-    config = ServeConfig(llm="llamacpp:default?n_ctx=1024", tools=[],
+    config = ServeConfig(llm="llamacpp:default?n_ctx=1024&writes_answers=1", tools=[],
                          system_prompt="You are a helpful assistant. Answer in one short sentence.")
     server = serve_app(config, host)
     c = openai.OpenAI(base_url=f"{server.url}/v1", api_key="x", max_retries=0, timeout=300)
