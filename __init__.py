@@ -35,6 +35,7 @@ __all__ = [
     "Citation",
     "ConfigurationError",
     "ConversationMemory",
+    "ConversationMemory",
     "GuardViolation",
     "Host",
     "LLM",

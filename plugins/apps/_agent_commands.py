@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from sapient import Agent, ConfigurationError, Result
@@ -48,6 +49,9 @@ def configure_run(parser: argparse.ArgumentParser) -> None:
 
 def configure_chat(parser: argparse.ArgumentParser) -> None:
     _agent_options(parser)
+    parser.add_argument("--memory-tokens", type=int, default=3000,
+                        help="token budget of what each turn sends: older turns are "
+                        "summarised or trimmed, facts you stated are recalled (default 3000)")
 
 
 def make_agent(args: argparse.Namespace, host: Any) -> Agent:
@@ -105,8 +109,14 @@ def run_once(args: argparse.Namespace, host: Any) -> int:
 
 def run_chat(args: argparse.Namespace, host: Any) -> int:
     """Chat until end of input; the session keeps the turns."""
+    from sapient import ConversationMemory
+    from sapient.plugins.policy import terminal_approver
+
+    memory = ConversationMemory(args.memory_tokens)  # checks the budget before any work
     agent = make_agent(args, host)
+    if sys.stdin.isatty():  # a person is there to approve side-effecting calls
+        agent.approve = terminal_approver()
     names = ", ".join(agent.tools) or "none"
     banner = (f"[dim]Model: {host.settings.llm}. Tools: {names}. "
               "Type /exit to quit, /reset to clear history.[/dim]")
-    return chat_loop(agent, banner=banner)
+    return chat_loop(agent, banner=banner, memory=memory)

@@ -21,19 +21,21 @@ def _read(interactive: bool) -> str | None:
         return None
 
 
-def chat_loop(agent: Any, *, banner: str = "", out: Any = None) -> int:
+def chat_loop(agent: Any, *, banner: str = "", out: Any = None, memory: Any = None) -> int:
     """Chat with ``agent`` until end of input or ``/exit``; returns the exit code.
 
     One :meth:`~sapient.Agent.chat` session keeps the turns, so each answer sees the
     conversation so far and the latest message is the question. Piped input is read
     line by line into the same session (each question is echoed so the transcript
     reads like the terminal one). Exit code 0, or 1 if a turn ended without an answer.
+    ``memory`` (a :class:`~sapient.core.memory.ConversationMemory`) keeps each turn
+    under its token budget.
     """
     con = out or console()
     interactive = sys.stdin.isatty()
     if banner:
         con.print(banner)
-    session = agent.chat()
+    session = agent.chat(memory=memory)
     failed = False
     while True:
         try:
@@ -51,7 +53,9 @@ def chat_loop(agent: Any, *, banner: str = "", out: Any = None) -> int:
         if text in _EXIT:
             return 1 if failed else 0
         if text == "/reset":
-            session = agent.chat()
+            if memory is not None:
+                memory = type(memory)(memory.budget_tokens)
+            session = agent.chat(memory=memory)
             con.print("[dim](history cleared)[/dim]")
             continue
         failed |= not _turn(session, text, con, echo=not interactive)

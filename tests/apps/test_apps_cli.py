@@ -141,3 +141,28 @@ def test_chat_keeps_turns_with_piped_input(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert out.index("first question") < out.index("second question")
     assert out.count("sapient>") == 2
+
+
+def test_chat_keeps_each_turn_under_its_memory_budget(monkeypatch, capsys):
+    import io
+
+    from sapient.connectors.scripted import ScriptedLLM
+
+    sent: list[int] = []
+
+    def count(messages, tools, options):
+        sent.append(sum(len((m.content or "").split()) for m in messages))
+        return "ok " * 30
+
+    monkeypatch.setattr("sapient.connectors.scripted.from_spec",
+                        lambda rest, settings=None: ScriptedLLM(function=count))
+    lines = "".join(f"question number {i} with some words to fill the budget\n"
+                    for i in range(60))
+    monkeypatch.setattr("sys.stdin", io.StringIO(lines))
+    assert cli.main(["chat", "--llm", "scripted:x", "--no-tools", "--memory-tokens", "200"]) == 0
+    assert len(sent) >= 60 and max(sent) < 200  # (summaries call the model too) words < tokens
+
+
+def test_chat_refuses_a_memory_budget_too_small(capsys):
+    assert cli.main(["chat", "--llm", "scripted:echo", "--memory-tokens", "10"]) == 2
+    assert "memory budget" in capsys.readouterr().err
