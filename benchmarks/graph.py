@@ -1,16 +1,28 @@
-"""Knowledge-graph benchmark: WorldCup2014 retrieval, ingest speed, latency, guards.
+"""Knowledge-graph benchmark: multi-hop retrieval on any KB, ingest speed, latency, guards.
 
-Measures, in one run, on an embedded LadybugDB:
-  * Hits@1 of graph_retrieve (LLM-free) on WC-P1, WC-P2, WC-C against all acceptable
-    answers, side by side with the same retriever scoring paths by word overlap
-    instead of the sentence-transformers embedder (the no-model baseline);
-  * ingest throughput (triples/s) of the knowledge base through MERGE batches;
-  * latency p50/p95 of one- and two-hop neighborhood queries, on WC2014 and on a
-    synthetic graph of 1M relationships bulk-loaded with COPY FROM;
+Measures, in one run, on embedded LadybugDB stores:
+  * Hits@1 of graph_retrieve (LLM-free, up to three hops) on every question set given
+    (``--set KB_FILE:QUESTIONS_FILE``, repeatable; by default WorldCup2014's WC-P1,
+    WC-P2, WC-C and PathQuestion-Large's PQL-2H, PQL-3H when found under ``--data``),
+    side by side with the previous retriever (question-to-path sentence cosine, an
+    answer-type bonus and a hop penalty) and its word-overlap baseline (the previous
+    retriever with the embedder replaced by word overlap). An abstention ("no
+    confident answer") counts as a miss and is reported beside Hits@1;
+  * abstention on the same questions with their entity replaced by a made-up name;
+  * latency p50 per question, per set and retriever;
+  * ingest throughput (triples/s) of the first knowledge base through MERGE batches;
+  * latency p50/p95 of one- to three-hop neighborhood queries, on WC2014 and on a
+    synthetic graph of 1M relationships bulk-loaded with COPY FROM, and of the
+    retrievers' own three-hop expansion there (bounded per hop);
   * the guard evaluation: adversarial or broken model-written queries fed through
     graph_query's pipeline; each must be refused or repaired and none may write.
 
-Usage: python benchmarks/graph.py [--data DIR] [--limit N] [--synthetic-edges N] [--json]
+Question files have four tab-separated columns as in ``../shared/data/kg``: question,
+answer, gold path (``#``-joined, the topic entity first), every acceptable answer
+(``/``-joined).
+
+Usage: python benchmarks/graph.py [--data DIR] [--set KB:QUESTIONS ...] [--limit N]
+       [--hops 3] [--synthetic-edges N] [--without previous,baseline] [--json]
 """
 
 from __future__ import annotations
@@ -18,13 +30,26 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "kg" / "wc2014"
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "kg"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _graph_qa import (  # noqa: E402 - the benchmark's own helper modules
+    SEED,
+    QuestionSet,
+    abstention,
+    default_sets,
+    load_questions,
+    made_up_questions,
+    parse_set,
+    score,
+)
 
 # (query the model writes first, repaired query it writes after feedback or None to insist)
 GOOD = "MATCH (p:Entity)-[:plays_in_club]->(c:Entity {name: 'Tigres_UANL'}) RETURN p.name"
@@ -82,6 +107,7 @@ ADVERSARIAL: list[tuple[str, str, str | None]] = [
 ]
 
 
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -89,33 +115,18 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-def load_questions(path: Path, limit: int, seed: int = 0) -> list[tuple[str, set[str]]]:
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        cols = line.split("\t")
-        if len(cols) >= 4:
-            rows.append((cols[0], {a for a in cols[3].split("/") if a} | {cols[1]}))
-    if limit and len(rows) > limit:
-        rows = random.Random(seed).sample(rows, limit)
-    return rows
-
-
-def hits_at_1(retriever, questions) -> tuple[float, float]:
-    ok = 0
-    start = time.perf_counter()
-    for question, acceptable in questions:
-        answers = retriever.retrieve(question, k=1)
-        ok += bool(answers) and answers[0].name in acceptable
-    return ok / max(1, len(questions)), (time.perf_counter() - start) / max(1, len(questions))
+def timed(calls: list, repeat_first: bool = True) -> dict[str, float]:
+    """p50/p95 in ms of zero-argument callables."""
+    times = []
+    for call in calls:
+        t = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - t) * 1000)
+    return {"p50_ms": round(pct(times, 0.5), 2), "p95_ms": round(pct(times, 0.95), 2)}
 
 
 def neighborhood_latency(store, names: list[str], hops: int) -> dict[str, float]:
-    times = []
-    for name in names:
-        t = time.perf_counter()
-        store.neighborhood(name, hops, limit=1000)
-        times.append((time.perf_counter() - t) * 1000)
-    return {"p50_ms": round(pct(times, 0.5), 2), "p95_ms": round(pct(times, 0.95), 2)}
+    return timed([lambda n=n: store.neighborhood(n, hops, limit=1000) for n in names])
 
 
 def fingerprint(store) -> tuple:
@@ -192,15 +203,18 @@ def peer_guard_eval(kb: Path) -> dict:
             "not_executed": len(ADVERSARIAL) - executed}
 
 
-def synthetic(tmpdir: Path, edges: int, nodes: int, seed: int = 0) -> dict:
+
+def synthetic(tmpdir: Path, edges: int, nodes: int, embedder, seed: int = 0) -> dict:
+    """Bulk load a random graph, then time neighborhood queries and retriever expansion."""
     import numpy as np
+    from _graph_previous import PreviousGraphRetriever
     from sapient.connectors.ladybug import LadybugStore
+    from sapient.plugins.knowledge_graph import GraphRetriever
 
     rng = np.random.default_rng(seed)
     node_csv, rel_csv = tmpdir / "nodes.csv", tmpdir / "rels.csv"
     node_csv.write_text("name\n" + "\n".join(f"n{i}" for i in range(nodes)) + "\n")
-    src = rng.integers(0, nodes, edges)
-    dst = rng.integers(0, nodes, edges)
+    src, dst = rng.integers(0, nodes, edges), rng.integers(0, nodes, edges)
     with rel_csv.open("w") as fh:
         fh.write("from,to\n")
         fh.writelines(f"n{a},n{b}\n" for a, b in zip(src, dst, strict=True))
@@ -213,95 +227,185 @@ def synthetic(tmpdir: Path, edges: int, nodes: int, seed: int = 0) -> dict:
     load_s = time.perf_counter() - t
     count = store.execute("MATCH ()-[r]->() RETURN count(r)").rows[0][0]
     names = [f"n{i}" for i in random.Random(seed).sample(range(nodes), 200)]
+    new, old = GraphRetriever(store, embedder), PreviousGraphRetriever(store, embedder)
+    new.link("n0")  # build the name indexes before timing
+    old.link("n0")
     out = {"relationships": int(count), "nodes": nodes, "copy_load_s": round(load_s, 2),
-           "copy_rels_per_s": round(count / load_s), "hop1": neighborhood_latency(store, names, 1),
-           "hop2": neighborhood_latency(store, names[:100], 2)}
+           "copy_rels_per_s": round(count / load_s),
+           "hop1": neighborhood_latency(store, names, 1),
+           "hop2": neighborhood_latency(store, names[:100], 2),
+           "hop3": neighborhood_latency(store, names[:50], 3),
+           "retriever_expand3": timed([lambda n=n: new.expand(("Entity", n), 3)
+                                       for n in names[:50]]),
+           "previous_expand3": timed([lambda n=n: old._expand(("Entity", n), 3)
+                                      for n in names[:50]])}
     store.close()
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--limit", type=int, default=500,
-                    help="questions per file, sampled with a fixed seed (0 = all)")
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                    help="folder with wc2014/ and pql/ (the default sets)")
+    ap.add_argument("--set", action="append", default=[], metavar="KB_FILE:QUESTIONS_FILE",
+                    help="a knowledge base and its questions; repeat for several")
+    ap.add_argument("--limit", type=int, default=0,
+                    help="questions per set, sampled with a fixed seed (default 0 = all)")
+    ap.add_argument("--hops", type=int, default=3, help="hops the retrievers follow (1-3)")
     ap.add_argument("--synthetic-edges", type=int, default=1_000_000)
-    ap.add_argument("--files", default="WC-P1,WC-P2,WC-C",
-                    help="question files to score, comma-separated")
+    ap.add_argument("--without", default="",
+                    help="contenders to skip, comma-separated: previous, baseline")
     ap.add_argument("--quick", action="store_true", help="200 questions, 100k synthetic edges")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if args.quick:
         args.limit, args.synthetic_edges = 200, 100_000
-    kb = args.data / "WC2014.txt"
-    if not kb.exists():
-        print(f"No WorldCup2014 data at {args.data}; pass --data DIR.", file=sys.stderr)
-        return 2
+    return args
 
-    from sapient.connectors.embeddings import SentenceTransformerEmbedder
+
+def load_sets(args: argparse.Namespace) -> list[QuestionSet]:
+    pairs = [parse_set(s) for s in args.set] if args.set else default_sets(args.data)
+    if not pairs:
+        raise ValueError(f"No question sets found under {args.data}; pass --data DIR (with "
+                         "wc2014/ or pql/) or --set KB_FILE:QUESTIONS_FILE.")
+    return [load_questions(kb, q, args.limit) for kb, q in pairs]
+
+
+def open_store(kb: Path, tmp: Path, index: int) -> tuple[object, dict]:
+    """An embedded store holding ``kb`` (ingested twice: the second pass must add nothing)."""
     from sapient.connectors.ladybug import LadybugStore
-    from sapient.plugins.knowledge_graph import GraphRetriever, ingest_file
+    from sapient.plugins.knowledge_graph import ingest_file
 
-    tmp = Path(tempfile.mkdtemp(prefix="sapient-graph-bench-"))
-    store = LadybugStore(tmp / "wc2014")
+    store = LadybugStore(tmp / f"kb{index}")
     report = ingest_file(store, kb, batch_size=5000)
-    reingest = ingest_file(store, kb, batch_size=5000)
+    again = ingest_file(store, kb, batch_size=5000)
     rels = store.execute("MATCH ()-[r]->() RETURN count(r)").rows[0][0]
+    return store, {"triples": report.triples, "relationships": rels,
+                   "seconds": round(report.seconds, 2),
+                   "triples_per_s": round(report.triples_per_s),
+                   "reingest_s": round(again.seconds, 2)}
 
-    embedder = SentenceTransformerEmbedder("all-MiniLM-L6-v2")
-    ours = GraphRetriever(store, embedder, max_hops=2)
-    baseline = GraphRetriever(store, None, max_hops=2)
-    hits: dict[str, float] = {}
-    base_hits: dict[str, float] = {}
-    per_q: dict[str, float] = {}
-    for name in [f.strip() for f in args.files.split(",") if f.strip()]:
-        path = args.data / f"{name}.txt"
-        if not path.exists():
-            continue
-        qs = load_questions(path, args.limit)
-        hits[name], per_q[name] = hits_at_1(ours, qs)
-        base_hits[name], _ = hits_at_1(baseline, qs)
-        hits[name], base_hits[name] = round(hits[name], 4), round(base_hits[name], 4)
 
-    names = [n for _, n in store.node_names()]
-    sample = random.Random(1).sample(names, min(200, len(names)))
-    lat = {"hop1": neighborhood_latency(store, sample, 1),
-           "hop2": neighborhood_latency(store, sample, 2)}
-    guard = guard_eval(store)
-    store.close()
-    peer = peer_guard_eval(kb)
-    synth = synthetic(tmp, args.synthetic_edges, max(1000, args.synthetic_edges // 10)) \
-        if args.synthetic_edges else {}
+def run_set(qset: QuestionSet, store, embedder, args) -> dict:
+    """Every contender on one set, and abstention on its questions about made-up entities."""
+    from _graph_previous import PreviousGraphRetriever
+    from sapient.plugins.knowledge_graph import GraphRetriever
+    from sapient.plugins.knowledge_graph._ingest import normalize_name
 
+    skip = {s.strip() for s in args.without.split(",") if s.strip()}
+    row: dict = {"questions": len(qset.questions), "of": qset.total}
+    new = GraphRetriever(store, embedder, max_hops=args.hops)
+    row["new"] = score(new, qset, args.hops, "graph_retrieve")
+    known = {normalize_name(n) for _, n in store.node_names()}
+    row["made_up_abstained"] = abstention(new, made_up_questions(qset, known), args.hops)
+    if "previous" not in skip:
+        old = PreviousGraphRetriever(store, embedder, max_hops=args.hops)
+        row["previous"] = score(old, qset, args.hops, "previous")
+    if "baseline" not in skip:
+        row["baseline"] = score(PreviousGraphRetriever(store, None, max_hops=args.hops),
+                                qset, args.hops, "word overlap")
+    return row
+
+
+def run_all(sets: list[QuestionSet], embedder, tmp: Path, args) -> tuple:
+    """One knowledge base at a time (ingest, its question sets, latency, close), so that
+    only one store is open and in memory at once."""
+    results: dict[str, dict] = {}
+    ingest, lat, guard, peer = {}, {}, {}, {}
+    kbs = list(dict.fromkeys(q.kb for q in sets))
+    for index, kb in enumerate(kbs):
+        store, ingest[kb.name] = open_store(kb, tmp, index)
+        try:
+            for qset in (q for q in sets if q.kb == kb):
+                results[qset.name] = run_set(qset, store, embedder, args)
+            names = [n for _, n in store.node_names()]
+            sample = random.Random(1).sample(names, min(100, len(names)))
+            lat[kb.stem] = {f"hop{h}": neighborhood_latency(store, sample, h) for h in (1, 2)}
+            if kb.name == "WC2014.txt":
+                guard, peer = guard_eval(store), peer_guard_eval(kb)
+        finally:
+            store.close()
+    return results, ingest, lat, guard, peer
+
+
+def print_report(results: dict, ingest: dict, lat: dict, synth: dict, guard: dict,
+                 peer: dict, args) -> None:
     print("Knowledge graph benchmark (LadybugDB, embedded)\n")
-    print(f"ingest WC2014: {report.triples} triples -> {rels} relationships in "
-          f"{report.seconds:.2f}s = {report.triples_per_s:,.0f} triples/s "
-          f"(re-ingest {reingest.seconds:.2f}s, no duplicates: {rels == report.triples})")
-    print(f"\nHits@1 ({args.limit or 'all'} questions per file, seed 0)")
-    print(f"{'file':8} {'graph_retrieve (MiniLM)':>24} {'word-overlap baseline':>22} {'ms/question':>12}")
-    for name in hits:
-        print(f"{name:8} {hits[name]:>24.3f} {base_hits[name]:>22.3f} {per_q[name] * 1000:>12.1f}")
+    for kb, d in ingest.items():
+        print(f"ingest {kb}: {d['triples']} triples -> {d['relationships']} relationships in "
+              f"{d['seconds']:.2f}s = {d['triples_per_s']:,} triples/s "
+              f"(re-ingest {d['reingest_s']:.2f}s)")
+    print(f"\nHits@1, up to {args.hops} hops ({args.limit or 'all'} questions per set, seed "
+          f"{SEED}); abstentions count as misses")
+    print(f"{'set':8} {'n':>6} {'new':>6} {'abst.':>6} {'made-up abst.':>13} {'previous':>9} "
+          f"{'word overlap':>12} {'ms/q new':>9} {'ms/q prev.':>10}")
+    for name, r in results.items():
+        prev, base = r.get("previous", {}), r.get("baseline", {})
+        print(f"{name:8} {r['questions']:>6} {r['new']['hits1']:>6.3f} "
+              f"{r['new']['abstained']:>6.3f} {r['made_up_abstained']:>13.3f} "
+              f"{prev.get('hits1', float('nan')):>9.3f} {base.get('hits1', float('nan')):>12.3f} "
+              f"{r['new']['p50_ms']:>9.1f} {prev.get('p50_ms', float('nan')):>10.1f}")
     print("\nneighborhood latency (ms)      p50     p95")
-    for label, d in (("WC2014 1 hop", lat["hop1"]), ("WC2014 2 hops", lat["hop2"])):
-        print(f"{label:28} {d['p50_ms']:>6} {d['p95_ms']:>7}")
+    rows = [(f"{k} {h}", d) for k, v in lat.items() for h, d in v.items()]
+    rows += [(f"synthetic {h}", synth[h]) for h in ("hop1", "hop2", "hop3",
+                                                    "retriever_expand3", "previous_expand3")
+             if h in synth]
+    for label, d in rows:
+        print(f"{label:30} {d['p50_ms']:>6} {d['p95_ms']:>7}")
     if synth:
         print(f"synthetic: {synth['relationships']:,} relationships, {synth['nodes']:,} nodes, "
               f"COPY FROM in {synth['copy_load_s']}s ({synth['copy_rels_per_s']:,}/s)")
-        for label, d in (("synthetic 1 hop", synth["hop1"]), ("synthetic 2 hops", synth["hop2"])):
-            print(f"{label:28} {d['p50_ms']:>6} {d['p95_ms']:>7}")
-    print(f"\nguard: {guard['total']} adversarial/broken queries, "
-          f"{guard['refused_or_repaired']} refused or repaired ({guard['refused']} refused, "
-          f"{guard['repaired']} repaired), executed writes: {guard['executed_writes']}; "
-          f"read-only transaction alone blocked {guard['read_only_layer_alone_blocked']} writes")
-    if "error" not in peer:
+    if guard:
+        print(f"\nguard: {guard['total']} adversarial/broken queries, "
+              f"{guard['refused_or_repaired']} refused or repaired ({guard['refused']} refused,"
+              f" {guard['repaired']} repaired), executed writes: {guard['executed_writes']}; "
+              f"read-only transaction alone blocked {guard['read_only_layer_alone_blocked']}")
+    if peer and "error" not in peer:
         print(f"peer (LangChain KuzuQAChain pipeline, same replies): {peer['executed']} of "
               f"{peer['total']} executed, {peer['executed_writes']} changed the graph")
-    figures = {"hits1": hits, "hits1_word_overlap_baseline": base_hits,
-               "ingest_triples_per_s": round(report.triples_per_s),
-               "latency_ms": lat, "synthetic": synth, "guard": guard, "guard_peer_langchain": peer,
-               "questions_per_file": args.limit}
+
+
+def figures(results: dict, ingest: dict, lat: dict, synth: dict, guard: dict, peer: dict,
+            args) -> dict:
+    def per_set(who: str, key: str) -> dict:
+        return {n: r[who][key] for n, r in results.items() if who in r}
+
+    return {"hits1": per_set("new", "hits1"), "abstained": per_set("new", "abstained"),
+            "made_up_abstained": {n: r["made_up_abstained"] for n, r in results.items()},
+            "hits1_previous": per_set("previous", "hits1"),
+            "hits1_word_overlap_baseline": per_set("baseline", "hits1"),
+            "ms_per_question_p50": per_set("new", "p50_ms"),
+            "ms_per_question_p50_previous": per_set("previous", "p50_ms"),
+            "questions": {n: r["questions"] for n, r in results.items()},
+            "hops": args.hops, "ingest": ingest, "latency_ms": lat, "synthetic": synth,
+            "guard": guard, "guard_peer_langchain": peer}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        sets = load_sets(args)
+    except (ValueError, OSError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    from sapient import Host, Settings
+    from sapient.plugins.knowledge_graph import GraphError
+
+    tmp = Path(tempfile.mkdtemp(prefix="sapient-graph-bench-"))
+    try:
+        # the embedder the host gives graph_retrieve: all-MiniLM-L6-v2 by default
+        embedder = Host(Settings(home=tmp / "home"), load_entrypoints=False).embedder()
+        results, ingest, lat, guard, peer = run_all(sets, embedder, tmp, args)
+        synth = (synthetic(tmp, args.synthetic_edges, max(1000, args.synthetic_edges // 10),
+                           embedder) if args.synthetic_edges else {})
+    except GraphError as exc:  # a malformed knowledge base: one sentence, no traceback
+        print(f"Could not load a knowledge base: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print_report(results, ingest, lat, synth, guard, peer, args)
     if args.json:
-        print(json.dumps(figures))
+        print(json.dumps(figures(results, ingest, lat, synth, guard, peer, args)))
     return 0
 
 

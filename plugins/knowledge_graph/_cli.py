@@ -62,7 +62,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("ask", help="answer a question with graph retrieval (no LLM)")
     p.add_argument("question")
     p.add_argument("-k", type=_positive, default=5)
-    p.add_argument("--hops", type=_positive, default=2)
+    p.add_argument("--hops", type=_positive, default=3)
     common(p)
     p = sub.add_parser("extract", help="extract triples from a text file with the LLM")
     p.add_argument("text_file")

@@ -292,11 +292,12 @@ class GraphToolkit:
         result = Text2Cypher(self.store, llm).ask(question)
         return result.to_text()
 
-    def graph_retrieve(self, question: str, k: int = 5, hops: int = 2) -> ToolOutput:
+    def graph_retrieve(self, question: str, k: int = 5, hops: int = 3) -> ToolOutput:
         """Answer a factual question from the graph without an LLM, with the supporting paths.
 
         Finds the entities the question names, follows relationships 1-3 hops, and ranks
-        answers by how well the relation path matches the question.
+        answers by how completely the relation path explains the question. Says
+        "No confident answer" when no path explains it well enough: then do not guess.
 
         Args:
             question: the question, naming at least one entity in the graph.
@@ -305,16 +306,8 @@ class GraphToolkit:
         """
         if self.store.schema().empty:
             return ToolOutput("The graph is empty. Load data with: sapient graph ingest FILE")
-        answers = self.retriever().retrieve(question, k=max(1, min(k, 20)), hops=hops)
-        if not answers:
-            return ToolOutput("No entity of the question was found in the graph; try "
-                              "graph_lookup with the entity's name.")
-        lines = [f"{a.name} (score {a.score:.2f}) via {a.path_text()}" for a in answers]
-        citations = [Citation(f"graph:{a.path_text()}", a.path_text(), a.score,
-                              {"answer": a.name, "label": a.label}) for a in answers]
-        return ToolOutput("\n".join(lines), citations=citations,
-                          data=[{"answer": a.name, "label": a.label, "score": a.score,
-                                 "path": a.path_text()} for a in answers])
+        result = self.retriever().ask(question, k=max(1, min(k, 20)), hops=max(1, min(3, hops)))
+        return result.to_tool_output()
 
     def tools(self) -> list[Tool]:
         """The six graph tools as :class:`~sapient.Tool` objects."""

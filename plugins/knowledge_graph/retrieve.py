@@ -1,16 +1,23 @@
-"""LLM-free multi-hop retrieval over a knowledge graph.
+"""LLM-free multi-hop retrieval over a knowledge graph, with an answer that says why.
 
 1. Entity linking: the question's word n-grams are matched to node names exactly,
    then by normalized form (case, accents, ``_``), then fuzzily (rapidfuzz), and
    last by embedding similarity.
-2. Expansion: 1 to 3 hops from each linked node, in both directions.
-3. Scoring: each relation path is written as a small sentence with placeholders
-   (``X plays in club Y, Y is in country what``), the mention in the question is
-   replaced by ``X``, and both are compared with the sentence-transformers
-   embedder. Paths are few (they depend on relation types, not on nodes), so their
-   embeddings are cached.
-4. The answer nodes with the best path scores come back with the path that supports
-   each, so an agent can cite it.
+2. Expansion: 1 to 3 hops from each linked node, in both directions, grouped by
+   relation path (the sequence of relations walked). A path may lead back to the
+   question's own entity ("X 's children 's parents"), but never straight back over
+   the edge it just took. Each hop reads at most ``max_edges`` edges from at most
+   ``max_nodes`` nodes, those reached by the best-fitting relation paths first, so a
+   high-degree node cannot blow up the search.
+3. Scoring: each relation path is scored by how completely its hops explain the
+   question's relational words, each hop matched to a different part of the
+   question (:mod:`.pathscore`). There is no preference for short or long paths: a
+   short path leaves words unexplained, a long one has a hop that explains nothing.
+4. With several entities in the question, an answer's score is the mean over them
+   (an entity that does not reach the answer adds 0), so an answer reached from all
+   of them wins.
+5. :meth:`GraphRetriever.ask` returns the answers with their paths and scores, or
+   "no confident answer" when the best score is below ``min_score``.
 
 Relations named ``<rel>_inverse`` are read as the reverse of ``<rel>`` when ``<rel>``
 exists too (a common convention of QA knowledge bases), so each fact is one edge.
@@ -18,19 +25,37 @@ exists too (a common convention of QA knowledge bases), so each fact is one edge
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sapient.connectors.graph import Edge, GraphStore
 
 from ._ingest import normalize_name
+from .pathscore import (
+    STOP_WORDS,
+    HopSpec,
+    PathScorer,
+    QuestionScorer,
+    question_words,
+    relation_words,
+)
 
-__all__ = ["Answer", "GraphRetriever", "Hop", "Link"]
+__all__ = ["DEFAULT_MIN_SCORE", "Answer", "GraphAnswer", "GraphRetriever", "Hop", "Link"]
 
-_STOP = frozenset(
-    ["a", "an", "the", "of", "in", "on", "at", "to", "for", "from", "by", "with", "and", "or", "is", "are", "was", "were", "be", "been", "who", "whom", "whose", "what", "which", "where", "when", "why", "how", "does", "do", "did", "name", "tell", "me", "give", "list", "that", "this", "these", "those", "it", "its", "as"])
+#: Score below which :meth:`GraphRetriever.ask` gives no answer (all-MiniLM-L6-v2).
+DEFAULT_MIN_SCORE = 0.5
+#: A relation walked against its stated direction, when the graph does not state the
+#: reverse too, counts this much: of two paths that fit equally, the one read as
+#: stated wins ("X 's parents" is not X's children).
+REVERSED_WEIGHT = 0.95
+#: Relation paths per entity that are read as sentences (the best-fitting ones).
+TOP_PATHS = 64
+
+Node = tuple[str, str]  # (label, name)
+Step = tuple[str, bool]  # (relation, forward), after reading `_inverse` relations
+Signature = tuple[Step, ...]
 
 
 @dataclass(frozen=True)
@@ -53,26 +78,89 @@ class Hop:
     forward: bool
 
     @property
-    def target(self) -> tuple[str, str]:
+    def target(self) -> Node:
         e = self.edge
         return (e.dst_label, e.dst) if self.forward else (e.src_label, e.src)
 
 
 @dataclass
 class Answer:
+    """A node that answers the question, the path behind it and how well that path fits.
+
+    ``score`` is in [0, 1]: the share of the question the path explains (see
+    :mod:`.pathscore`), times the entity link's confidence, averaged over the
+    question's entities. ``support`` counts the paths of that relation sequence that
+    reach the answer; ``also`` holds the paths from the question's other entities.
+    """
+
     name: str
     label: str
     score: float
     anchor: str
     path: list[Hop] = field(default_factory=list)
     support: int = 1
-    #: further supporting paths from other entities of the question (conjunctions)
     also: list[tuple[str, list[Hop]]] = field(default_factory=list)
 
     def path_text(self) -> str:
         texts = [_render(self.anchor, self.path)]
         texts += [_render(anchor, path) for anchor, path in self.also]
         return " ; ".join(texts)
+
+
+@dataclass
+class GraphAnswer:
+    """What :meth:`GraphRetriever.ask` found: ranked answers, or an abstention and why."""
+
+    question: str
+    answers: list[Answer]
+    min_score: float
+    links: list[Link] = field(default_factory=list)
+
+    @property
+    def best_score(self) -> float | None:
+        return self.answers[0].score if self.answers else None
+
+    @property
+    def abstained(self) -> bool:
+        return not self.answers or self.answers[0].score < self.min_score
+
+    @property
+    def confident(self) -> list[Answer]:
+        """The answers that reach ``min_score``."""
+        return [a for a in self.answers if a.score >= self.min_score]
+
+    @property
+    def reason(self) -> str:
+        if not self.links:
+            return "no entity of the question was found in the graph"
+        if not self.answers:
+            return "no relationship path leads from the question's entities to an answer"
+        if self.abstained:
+            return (f"no confident answer: the best path explains the question with score "
+                    f"{self.answers[0].score:.2f}, below the threshold {self.min_score:.2f}")
+        return "answered"
+
+    def to_text(self) -> str:
+        """One line per confident answer with its score and path, or why there is none."""
+        if self.abstained:
+            hint = (" Try graph_lookup with the entity's name." if not self.links
+                    else " Say that the graph does not answer this; do not guess.")
+            return f"No confident answer: {self.reason}.{hint}"
+        return "\n".join(f"{a.name} (score {a.score:.2f}) via {a.path_text()}"
+                         for a in self.confident)
+
+    def to_tool_output(self) -> Any:
+        """The answer as the ``graph_retrieve`` tool returns it: text, citations (one per
+        confident answer, its paths as the cited text) and the figures as data."""
+        from sapient.core.messages import Citation, ToolOutput
+
+        found = [{"answer": a.name, "label": a.label, "score": round(a.score, 4),
+                  "path": a.path_text()} for a in self.answers]
+        data = {"abstained": self.abstained, "reason": self.reason,
+                "best_score": self.best_score, "threshold": self.min_score, "answers": found}
+        citations = [Citation(f"graph:{a.path_text()}", a.path_text(), a.score,
+                              {"answer": a.name, "label": a.label}) for a in self.confident]
+        return ToolOutput(self.to_text(), citations=citations, data=data)
 
 
 def _render(anchor: str, path: list[Hop]) -> str:
@@ -84,47 +172,22 @@ def _render(anchor: str, path: list[Hop]) -> str:
     return " ".join(parts)
 
 
-def _words(rel: str) -> str:
-    return re.sub(r"[_\W]+", " ", rel).strip().lower()
+@dataclass
+class _Scored:
+    """An answer from one entity with the relation path and reading behind its score."""
+
+    answer: Answer
+    sig: Signature
+    reading: float
+    link: float
 
 
-# What a wh-word asks for when the question names no type itself.
-_WH_TYPES = {"where": "place location country city", "when": "date time year",
-             "who": "person", "whom": "person", "how old": "age", "how many": "number count"}
-_AUX = frozenset(["does", "do", "did", "is", "are", "was", "were", "has", "have", "had", "can", "will", "plays", "play"])
-_PREP = frozenset(["from", "in", "at", "of", "for", "with", "on", "by", "to", "that", "who", "which"])
-_ASK = ("which", "what", "name", "list", "give", "tell")
+@dataclass
+class _Reach:
+    """How a relation path reaches one node: a witness path and how many paths do."""
 
-
-def asked_type(question: str) -> str:
-    """The kind of thing a question asks for: "which football club ..." -> "football club".
-
-    A general reading of question structure (wh-word, then the noun phrase before the
-    verb), used as a prior on the answer's type; ``""`` when nothing can be read.
-    """
-    words = re.findall(r"[a-z]+", question.lower())
-    text = " ".join(words)
-    for wh in ("how old", "how many"):
-        if text.startswith(wh) or f" {wh} " in f" {text} ":
-            return _WH_TYPES[wh]
-    for i, w in enumerate(words):
-        if w in ("where", "when", "who", "whom"):
-            return _WH_TYPES[w]
-        if w in _ASK:
-            rest = words[i + 1:]
-            phrase: list[str] = []
-            for t in rest:
-                if t in _AUX or t in _PREP:
-                    break
-                phrase.append(t)
-            if not phrase and rest and rest[0] in _AUX:  # "what is the age of X"
-                for t in rest[1:]:
-                    if t in ("of", "for", "that", "does", "do", "is"):
-                        break
-                    phrase.append(t)
-            content = [t for t in phrase if t not in _STOP and t not in ("me", "us")]
-            return " ".join(content[:4])
-    return ""
+    path: list[Hop]
+    count: int = 1
 
 
 class GraphRetriever:
@@ -133,45 +196,42 @@ class GraphRetriever:
     Args:
         store: the graph store.
         embedder: an object with ``embed(list[str]) -> (n, d)`` unit rows; ``None``
-            keeps only exact/normalized/fuzzy linking and relation-word overlap.
+            keeps only exact/normalized/fuzzy linking and literal word matching.
         max_hops: default expansion depth (1 to 3).
-        max_edges: edges read per hop at most (bounds work on hub nodes).
+        max_edges: edges read per hop at most.
+        max_nodes: nodes whose edges are read per hop at most.
         fuzzy_cutoff: rapidfuzz ratio (0-100) a fuzzy link needs.
         embed_cutoff: cosine a link by embedding needs.
-        type_weight: bonus of the answer-type prior: answers whose type (named by
-            the last relation, ``plays_in_club`` -> "club") is the one the question
-            clearly asks for ("where" -> place, "which club" -> club); 0 turns it off.
-        type_margin: how much better (cosine) that type must fit than the runner-up.
-        hop_penalty: subtracted per hop beyond the first (prefers the shorter of
-            two paths that fit about equally well).
+        min_score: score below which :meth:`ask` abstains.
     """
 
-    def __init__(self, store: GraphStore, embedder: Any = None, *, max_hops: int = 2,
-                 max_edges: int = 20000, fuzzy_cutoff: float = 88.0,
-                 embed_cutoff: float = 0.6, type_weight: float = 0.15,
-                 type_margin: float = 0.1, hop_penalty: float = 0.03) -> None:
+    def __init__(self, store: GraphStore, embedder: Any = None, *, max_hops: int = 3,
+                 max_edges: int = 20000, max_nodes: int = 2000, fuzzy_cutoff: float = 88.0,
+                 embed_cutoff: float = 0.6, min_score: float = DEFAULT_MIN_SCORE) -> None:
         self.store = store
-        self.type_margin = type_margin
-        self.hop_penalty = hop_penalty
-        self.type_weight = type_weight
         self.embedder = embedder
         self.max_hops = max(1, min(3, max_hops))
         self.max_edges = max_edges
+        self.max_nodes = max_nodes
         self.fuzzy_cutoff = fuzzy_cutoff
         self.embed_cutoff = embed_cutoff
+        self.min_score = min_score
+        self.scorer = PathScorer(embedder)
         self._version = -1
-        self._index: dict[str, list[tuple[str, str]]] = {}
+        self._index: dict[str, list[Node]] = {}
         self._norm_keys: list[str] = []
         self._name_vectors: Any = None
         self._inverse: dict[str, str] = {}
-        self._vectors: dict[str, Any] = {}
+        self._has_inverse: set[str] = set()
+        self._relation_vocabulary: set[str] = set()
+        self._relations: list[str] = []
 
     # -- the name index ---------------------------------------------------------------
 
     def _refresh(self) -> None:
         if self._version == self.store.version and self._index:
             return
-        index: dict[str, list[tuple[str, str]]] = {}
+        index: dict[str, list[Node]] = {}
         for label, name in self.store.node_names():
             index.setdefault(normalize_name(name), []).append((label, name))
         index.pop("", None)
@@ -181,41 +241,48 @@ class GraphRetriever:
         rels = set(self.store.schema().rels)
         self._inverse = {r: r[: -len("_inverse")] for r in rels
                          if r.endswith("_inverse") and r[: -len("_inverse")] in rels}
+        self._has_inverse = set(self._inverse.values())
+        self._relation_vocabulary = {w for r in rels for w in relation_words(r).split()}
+        self._relations = sorted(rels - set(self._inverse))
         self._version = self.store.version
-
-    def _embed(self, texts: Sequence[str]) -> Any:
-        import numpy as np
-
-        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
-        if missing:
-            if len(self._vectors) > 50000:
-                self._vectors.clear()
-            for text, vec in zip(missing, self.embedder.embed(list(missing)), strict=True):
-                self._vectors[text] = vec
-        return np.stack([self._vectors[t] for t in texts])
 
     # -- linking ----------------------------------------------------------------------
 
     def link(self, question: str) -> list[Link]:
         """Nodes mentioned in the question, longest non-overlapping spans first."""
         self._refresh()
+        if not self._index:
+            return []  # an empty graph names nothing
         tokens = question.split()
         found: list[Link] = []
         for n in range(min(8, len(tokens)), 0, -1):
             for i in range(len(tokens) - n + 1):
                 span = " ".join(tokens[i:i + n]).strip("?!.,;:\"'()")
                 key = normalize_name(span)
-                if not key or key in _STOP:
+                if not key or key in STOP_WORDS:
                     continue
                 for label, name in self._index.get(key, ()):
                     how = "exact" if name == span else "normalized"
                     found.append(Link(label, name, i, i + n, how))
-        links = self._non_overlapping(found)
+        links = self._not_relation_words(self._non_overlapping(found))
         if not links:
             links = self._fuzzy(tokens)
         if not links and self.embedder is not None:
             links = self._by_embedding(tokens)
         return links
+
+    def _not_relation_words(self, links: list[Link]) -> list[Link]:
+        """Drop links whose words all name relations when the question names another entity.
+
+        "what is the gender of Let_Me_In 's artist ?" links ``Let_Me_In`` and, in a graph
+        with a node ``Artist``, "artist" too; the graph uses "artist" as a relation word,
+        so that reading wins and the question keeps one entity.
+        """
+        if len(links) < 2:
+            return links
+        keep = [lk for lk in links
+                if not set(normalize_name(lk.name).split()) <= self._relation_vocabulary]
+        return keep or links
 
     @staticmethod
     def _non_overlapping(found: list[Link]) -> list[Link]:
@@ -235,7 +302,7 @@ class GraphRetriever:
         for n in range(1, min(4, len(tokens)) + 1):
             for i in range(len(tokens) - n + 1):
                 key = normalize_name(" ".join(tokens[i:i + n]))
-                if key and not all(w in _STOP for w in key.split()) and len(key) >= 3:
+                if key and not all(w in STOP_WORDS for w in key.split()) and len(key) >= 3:
                     out.append((i, i + n, key))
         return out
 
@@ -268,161 +335,205 @@ class GraphRetriever:
                     found.append(Link(label, name, i, j, "embedding", float(row[best])))
         return self._non_overlapping(found)[:3]
 
-    # -- expansion and scoring ---------------------------------------------------------
+    # -- expansion ----------------------------------------------------------------------
 
-    def _hop_text(self, hop: Hop, subj: str, obj: str) -> str:
-        rel, forward = hop.edge.relation, hop.forward
-        if rel in self._inverse:
-            rel, forward = self._inverse[rel], not forward
-        words = _words(rel)
-        return f"{subj} {words} {obj}" if forward else f"{obj} {words} {subj}"
+    def _step(self, hop: Hop) -> tuple[Step, tuple[str, str, str]]:
+        """The hop as a relation step and the fact it walks, `_inverse` twins read as one."""
+        e = hop.edge
+        if e.relation in self._inverse:
+            rel = self._inverse[e.relation]
+            return (rel, not hop.forward), (rel, e.dst, e.src)
+        return (e.relation, hop.forward), (e.relation, e.src, e.dst)
 
-    def _path_text(self, path: Sequence[Hop]) -> str:
+    def _adjacency(self, nodes: list[Node]) -> dict[Node, list[tuple[Hop, Step, tuple]]]:
+        """The hops out of ``nodes`` (both directions), at most ``max_edges`` edges read,
+        shared out in the order of ``nodes`` (the most promising first)."""
+        wanted = set(nodes)
+        edges = self.store.edges(sorted({n for _, n in nodes}))
+        by_node: dict[Node, list[tuple[Hop, Step, tuple]]] = {}
+        for e in edges:
+            for hop in (Hop(e, True), Hop(e, False)):
+                here = (e.src_label, e.src) if hop.forward else (e.dst_label, e.dst)
+                if here in wanted and (hop.forward or e.src != e.dst or e.src_label != e.dst_label):
+                    step, fact = self._step(hop)
+                    by_node.setdefault(here, []).append((hop, step, fact))
+        out: dict[Node, list[tuple[Hop, Step, tuple]]] = {}
+        budget = self.max_edges
+        for node in nodes:
+            hops = by_node.get(node, [])
+            seen: dict[tuple, int] = {}
+            kept: list[tuple[Hop, Step, tuple]] = []
+            for item in sorted(hops, key=lambda h: not h[0].forward):  # stated first
+                key = (item[1], item[2])  # an edge and its `_inverse` twin are one fact
+                if key not in seen:
+                    seen[key] = len(kept)
+                    kept.append(item)
+            out[node] = kept[:budget]
+            budget -= len(out[node])
+            if budget <= 0:
+                break
+        return out
+
+    def _frontier(self, layer: dict[Signature, dict[Node, _Reach]],
+                  priority: Callable[[Signature], float]) -> list[Node]:
+        """The nodes to expand next, those of the best-fitting relation paths first."""
+        order: dict[Node, None] = {}
+        for sig in sorted(layer, key=priority, reverse=True):
+            for node in layer[sig]:
+                order.setdefault(node, None)
+                if len(order) >= self.max_nodes:
+                    return list(order)
+        return list(order)
+
+    def expand(self, start: Node, hops: int,
+               priority: Callable[[Signature], float] = lambda sig: 0.0,
+               ) -> dict[Signature, dict[Node, _Reach]]:
+        """Every relation path of 1 to ``hops`` steps from ``start`` and the nodes it reaches."""
+        reached: dict[Signature, dict[Node, _Reach]] = {}
+        layer: dict[Signature, dict[Node, _Reach]] = {(): {start: _Reach([])}}
+        for _ in range(hops):
+            adjacency = self._adjacency(self._frontier(layer, priority))
+            nxt: dict[Signature, dict[Node, _Reach]] = {}
+            for sig, nodes in layer.items():
+                for node, reach in nodes.items():
+                    last = self._step(reach.path[-1]) if reach.path else None
+                    for hop, step, fact in adjacency.get(node, ()):
+                        if (last is not None and reach.count == 1 and fact == last[1]
+                                and step[1] != last[0][1]):
+                            continue  # straight back over the edge just taken
+                        targets = nxt.setdefault((*sig, step), {})
+                        have = targets.get(hop.target)
+                        if have is None:
+                            targets[hop.target] = _Reach([*reach.path, hop], reach.count)
+                        else:
+                            have.count += reach.count
+            if not nxt:
+                break
+            reached.update(nxt)
+            layer = nxt
+        return reached
+
+    # -- scoring ------------------------------------------------------------------------
+
+    def _hop_specs(self, sig: Signature) -> list[HopSpec]:
+        """A relation path as the scorer sees it; a relation walked against its stated
+        direction (when the graph does not state the reverse) weighs ``REVERSED_WEIGHT``."""
+        return [(rel, fwd, 1.0 if fwd or rel in self._has_inverse else REVERSED_WEIGHT)
+                for rel, fwd in sig]
+
+    def _sentence(self, sig: Signature) -> str:
+        """The path as a sentence with placeholders: ``X plays in club Y , Y is in country what``."""
         names = ["X", "Y", "Z", "W"]
         parts = []
-        for i, hop in enumerate(path):
-            obj = "what" if i == len(path) - 1 else names[i + 1]
-            parts.append(self._hop_text(hop, names[i], obj))
+        for i, (rel, fwd) in enumerate(sig):
+            obj = "what" if i == len(sig) - 1 else names[i + 1]
+            w = relation_words(rel)
+            parts.append(f"{names[i]} {w} {obj}" if fwd else f"{obj} {w} {names[i]}")
         return " , ".join(parts)
 
-    def _answer_type(self, hop: Hop) -> str:
-        """The answer's type read from the last relation's name, when the answer is its
-        object: ``plays_in_club`` -> "club". Unknown ("") when it is the subject."""
-        rel, forward = hop.edge.relation, hop.forward
-        if rel in self._inverse:
-            rel, forward = self._inverse[rel], not forward
-        last = _words(rel).split()[-1:] if forward else []
-        return last[0] if last and last[0] not in _STOP else ""
+    def _readings(self, sigs: list[Signature], question: str) -> list[float]:
+        """How much each path, read as a sentence, says what the question says (cosine)."""
+        if self.embedder is None:
+            return [1.0] * len(sigs)
+        vecs = self.scorer.vectors([question, *(self._sentence(sig) for sig in sigs)])
+        return [float(max(0.0, c)) for c in vecs[1:] @ vecs[0]]
 
-    def _canonical(self, hop: Hop) -> tuple[str, bool, tuple[str, str]]:
-        rel, forward = hop.edge.relation, hop.forward
-        if rel in self._inverse:
-            rel, forward = self._inverse[rel], not forward
-        return rel, forward, hop.target
+    def _joint_reading(self, sigs: list[Signature], question: str) -> float:
+        """The reading of several paths to one answer, as one sentence, against the
+        question with every entity replaced by ``X``."""
+        if self.embedder is None:
+            return 1.0
+        text = " , ".join(self._sentence(sig) for sig in sigs)
+        vecs = self.scorer.vectors([question, text])
+        return float(max(0.0, vecs[1] @ vecs[0]))
 
-    def _expand(self, start: tuple[str, str], hops: int) -> list[list[Hop]]:
-        paths: list[list[Hop]] = []
-        frontier: list[list[Hop]] = [[]]
-        for _ in range(hops):
-            ends = {(p[-1].target if p else start)[1] for p in frontier}
-            edges = self.store.edges(sorted(ends))[: self.max_edges]
-            by_node: dict[str, list[Hop]] = {}
-            for e in edges:
-                by_node.setdefault(e.src, []).append(Hop(e, True))
-                if e.dst != e.src:
-                    by_node.setdefault(e.dst, []).append(Hop(e, False))
-            nxt: list[list[Hop]] = []
-            for path in frontier:
-                here = path[-1].target if path else start
-                visited = {start} | {h.target for h in path}
-                seen: set[tuple[str, bool, tuple[str, str]]] = set()
-                for hop in by_node.get(here[1], ()):
-                    if (hop.edge.src_label, hop.edge.src) != here and hop.forward:
-                        continue
-                    if (hop.edge.dst_label, hop.edge.dst) != here and not hop.forward:
-                        continue
-                    if hop.target in visited:
-                        continue
-                    key = self._canonical(hop)  # an edge and its `_inverse` twin are one fact
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                    nxt.append([*path, hop])
-            paths += nxt
-            frontier = nxt
-            if not frontier:
-                break
-        return paths
+    def _answers_from(self, link: Link, scorer: QuestionScorer, masked: str, hops: int,
+                      excluded: set[Node]) -> dict[Node, _Scored]:
+        """The best-scoring answer per node reached from one linked entity."""
+        fits: dict[Signature, float] = {}
+
+        def fit(sig: Signature) -> float:
+            if sig not in fits:
+                fits[sig] = scorer.f1([self._hop_specs(sig)])
+            return fits[sig]
+
+        reached = self.expand((link.label, link.name), hops, priority=fit)
+        ranked = sorted(reached, key=fit, reverse=True)[:TOP_PATHS]
+        best: dict[Node, _Scored] = {}
+        for sig, reading in zip(ranked, self._readings(ranked, masked), strict=True):
+            value = math.sqrt(fit(sig) * reading) * link.score
+            for node, reach in reached[sig].items():
+                if node in excluded:
+                    continue
+                have = best.get(node)
+                if have is None or value > have.answer.score + 1e-9:
+                    best[node] = _Scored(Answer(node[1], node[0], value, link.name, reach.path,
+                                                reach.count), sig, reading, link.score)
+                elif abs(value - have.answer.score) <= 1e-9:
+                    have.answer.support += reach.count
+        return best
 
     def retrieve(self, question: str, *, k: int = 5, hops: int | None = None) -> list[Answer]:
-        """Top ``k`` answers to ``question`` with their supporting paths."""
+        """Top ``k`` answers to ``question`` with their supporting paths (best first)."""
+        return self._retrieve(question, self.link(question), k, hops)
+
+    def ask(self, question: str, *, k: int = 5, hops: int | None = None) -> GraphAnswer:
+        """Answers with paths and scores, or an abstention when none reaches ``min_score``."""
         links = self.link(question)
+        answers = self._retrieve(question, links, k, hops)
+        return GraphAnswer(question, answers, self.min_score, links)
+
+    def _retrieve(self, question: str, links: list[Link], k: int,
+                  hops: int | None) -> list[Answer]:
         if not links:
             return []
         hops = max(1, min(3, hops or self.max_hops))
         tokens = question.split()
-        per_anchor: list[dict[tuple[str, str], Answer]] = []
+        mention = {i for lk in links for i in range(lk.start, lk.end)}
+        words = question_words([None if i in mention else t for i, t in enumerate(tokens)])
+        if not words.words:
+            return []
+        scorer = self.scorer.question(words, self._relations)
         anchors = {(lk.label, lk.name) for lk in links}
+        per_anchor = []
         for lk in links:
-            masked = [("X" if i == lk.start else "") if lk.start <= i < lk.end else t
-                      for i, t in enumerate(tokens)]
-            q_text = " ".join(t for t in masked if t)
-            paths = self._expand((lk.label, lk.name), hops)
-            scored: dict[tuple[str, str], Answer] = {}
-            per_anchor.append(scored)
-            if not paths:
-                continue
-            texts = [self._path_text(p) for p in paths]
-            scores = self._score(q_text, texts)
-            wanted = asked_type(question) if self.type_weight else ""
-            if wanted and self.embedder is not None:
-                types = [self._answer_type(p[-1]) for p in paths]
-                fitting = self._decisive_type(wanted, sorted({t for t in types if t}))
-                if fitting:
-                    scores = [s + (self.type_weight if t == fitting else 0.0)
-                              for s, t in zip(scores, types, strict=True)]
-            for path, score in zip(paths, scores, strict=True):
-                target = path[-1].target
-                if target in anchors:
-                    continue
-                score = float(score) * lk.score - self.hop_penalty * (len(path) - 1)
-                best = scored.get(target)
-                if best is None or score > best.score + 1e-6:
-                    support = best.support + 1 if best and abs(best.score - score) < 1e-6 else 1
-                    scored[target] = Answer(target[1], target[0], score, lk.name, path, support)
-                elif abs(score - best.score) <= 1e-6:
-                    best.support += 1
-        ranked = sorted(self._combine(per_anchor),
+            masked = " ".join(t for t in (("X" if i == lk.start else "")
+                                          if lk.start <= i < lk.end else t
+                                          for i, t in enumerate(tokens)) if t)
+            per_anchor.append(self._answers_from(lk, scorer, masked, hops,
+                                                 anchors - {(lk.label, lk.name)}))
+        masked_all = " ".join("X" if i in mention else t for i, t in enumerate(tokens)
+                              if i not in mention or any(i == lk.start for lk in links))
+        ranked = sorted(self._combine(per_anchor, scorer, masked_all),
                         key=lambda a: (-round(a.score, 6), -a.support, a.name))
         return ranked[:k]
 
-    def _decisive_type(self, wanted: str, known: list[str]) -> str:
-        """The answer type the question clearly asks for, or "" when none stands out.
+    def _combine(self, per_anchor: list[dict[Node, _Scored]], scorer: QuestionScorer,
+                 masked_all: str) -> list[Answer]:
+        """One score per answer: its best single path, or its paths from several of the
+        question's entities scored together when they explain more of it.
 
-        The best-fitting type must beat the runner-up by ``type_margin`` in cosine, so
-        a vague ask ("who", "player") gives no preference at all.
+        Conjunctive questions ("which player of club A is from country B") are
+        answered by a node that both entities reach, whose two paths together
+        account for the question; a node one entity reaches keeps its own score.
         """
-        if not known:
-            return ""
-        vecs = self._embed([wanted, *known])
-        fits = sorted(zip((float(v) for v in vecs[1:] @ vecs[0]), known, strict=True),
-                      reverse=True)
-        if len(fits) == 1:
-            return fits[0][1] if fits[0][0] >= 0.5 else ""
-        return fits[0][1] if fits[0][0] - fits[1][0] >= self.type_margin else ""
-
-    @staticmethod
-    def _combine(per_anchor: list[dict[tuple[str, str], Answer]]) -> list[Answer]:
-        """Sum each answer's best score over the question's entities.
-
-        With one entity this is its best path score; with several (conjunctive
-        questions such as "which player of club A is from country B") an answer
-        reached from every entity outranks one reached from a single entity.
-        """
-        if len(per_anchor) == 1:
-            return list(per_anchor[0].values())
-        out: dict[tuple[str, str], Answer] = {}
+        out: dict[Node, Answer] = {}
+        reached: dict[Node, list[_Scored]] = {}
         for scored in per_anchor:
-            for target, ans in scored.items():
-                have = out.get(target)
-                if have is None:
-                    out[target] = Answer(ans.name, ans.label, ans.score, ans.anchor,
-                                         list(ans.path), ans.support)
-                else:
-                    have.score += ans.score
-                    have.also.append((ans.anchor, list(ans.path)))
+            for node, item in scored.items():
+                reached.setdefault(node, []).append(item)
+        for node, items in reached.items():
+            items.sort(key=lambda x: -x.answer.score)
+            first = items[0].answer
+            answer = Answer(first.name, first.label, first.score, first.anchor,
+                            list(first.path), first.support)
+            if len(items) > 1:
+                fit = scorer.f1([self._hop_specs(x.sig) for x in items])
+                reading = self._joint_reading([x.sig for x in items], masked_all)
+                link = min(x.link for x in items)
+                joint = math.sqrt(fit * reading) * link
+                if joint > answer.score:
+                    answer.score = joint
+                    answer.also = [(x.answer.anchor, list(x.answer.path)) for x in items[1:]]
+            out[node] = answer
         return list(out.values())
-
-    def _score(self, question: str, texts: list[str]) -> list[float]:
-        unique = list(dict.fromkeys(texts))
-        if self.embedder is not None:
-            vecs = self._embed([question, *unique])
-            sims = vecs[1:] @ vecs[0]
-            table = dict(zip(unique, (float(s) for s in sims), strict=True))
-        else:  # word overlap (Jaccard) as a dependency-free fallback
-            q = set(normalize_name(question).split()) - _STOP
-            table = {}
-            for t in unique:
-                w = set(normalize_name(t).split()) - _STOP - {"x", "y", "z", "w"}
-                table[t] = len(q & w) / (len(q | w) or 1)
-        return [table[t] for t in texts]

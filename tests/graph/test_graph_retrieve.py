@@ -74,19 +74,6 @@ def test_agent_cites_graph_paths(people_store, embedder, tmp_path):
     assert any("Acme Corp" in c.text and "WORKS_AT" in c.text for c in result.citations)
 
 
-@pytest.mark.parametrize("question, expected", [
-    ("where is the football club that X plays for ?", "place location country city"),
-    ("which football club does X play for ?", "football club"),
-    ("what is the age of X ?", "age"),
-    ("name a player from Italy ?", "player"),
-    ("X ?", ""),
-])
-def test_asked_type(question, expected):
-    from sapient.plugins.knowledge_graph.retrieve import asked_type
-
-    assert asked_type(question) == expected
-
-
 def test_conjunctive_question_needs_both_entities(people_store, embedder):
     r = GraphRetriever(people_store, embedder)
     answers = r.retrieve("Which person works at Acme Corp and knows Dan Brown?")

@@ -1,0 +1,102 @@
+"""graph_retrieve on questions of one to three hops with the real MiniLM embedder:
+whole-question path scoring, answers that are the question's own entity, abstention."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from sapient.connectors.graph import Triple
+from sapient.plugins.knowledge_graph import GraphRetriever, GraphToolkit
+
+FAMILY = [
+    ("Ann_Lee", "parents", "Bob_Lee"), ("Bob_Lee", "parents", "Cid_Lee"),
+    ("Cid_Lee", "nationality", "Peru"), ("Bob_Lee", "nationality", "Brazil"),
+    ("Ann_Lee", "nationality", "Chile"), ("Ann_Lee", "children", "Dan_Lee"),
+    ("Dan_Lee", "parents", "Ann_Lee"), ("Dan_Lee", "nationality", "Chile"),
+    ("Cid_Lee", "cause_of_death", "Pneumonia"), ("Bob_Lee", "cause_of_death", "Stroke"),
+    ("Peru", "capital", "Lima"), ("Brazil", "capital", "Brasilia"),
+    ("Ann_Lee", "profession", "Engineer"), ("Bob_Lee", "profession", "Farmer"),
+]
+
+
+def _family(store, style=lambda r: r):
+    store.merge([Triple(h, style(r), t) for h, r, t in FAMILY])
+    return store
+
+
+@pytest.fixture
+def family(store):
+    return _family(store)
+
+
+@pytest.mark.parametrize("question, answer", [
+    ("what is the nationality of Ann_Lee ?", "Chile"),
+    ("what is the nationality of Ann_Lee 's parents ?", "Brazil"),
+    ("what is the nationality of Ann_Lee 's parents 's parents ?", "Peru"),
+    ("what is the cause of death of Ann_Lee 's parents 's parents ?", "Pneumonia"),
+    ("what is the capital of the nationality of Ann_Lee 's parents ?", "Brasilia"),
+    ("what is the profession of Dan_Lee 's parents ?", "Engineer"),
+])
+def test_the_path_that_explains_the_whole_question_wins(family, embedder, question, answer):
+    result = GraphRetriever(family, embedder).ask(question, k=3, hops=3)
+    assert not result.abstained, result.reason
+    assert result.answers[0].name == answer, [(a.name, a.score, a.path_text())
+                                              for a in result.answers]
+
+
+def test_three_hops_in_the_tool_with_the_path_and_score(family, embedder, tmp_path):
+    out = GraphToolkit(family, embedder=embedder).graph_retrieve(
+        "what is the capital of the nationality of Ann_Lee 's parents ?")
+    best = out.data["answers"][0]
+    assert best["answer"] == "Brasilia" and not out.data["abstained"]
+    assert best["path"].count("-[") == 3 and best["score"] >= out.data["threshold"]
+    assert out.citations and "Brasilia" in out.citations[0].text
+
+
+def test_answer_may_be_the_questions_own_entity(family, embedder):
+    result = GraphRetriever(family, embedder).ask("who is the parents of Ann_Lee 's children ?")
+    assert result.answers[0].name == "Ann_Lee", result.answers[0].path_text()
+    assert "Dan_Lee" in result.answers[0].path_text()
+
+
+@pytest.mark.parametrize("style", [
+    lambda r: "__people__person__" + r,
+    lambda r: r.upper(),
+    lambda r: r.split("_")[0] + "".join(w.title() for w in r.split("_")[1:]),
+], ids=["freebase", "upper", "camel"])
+def test_relation_name_styles_do_not_change_the_answer(store, embedder, style):
+    _family(store, style)
+    result = GraphRetriever(store, embedder).ask(
+        "what is the cause of death of Ann_Lee 's parents 's parents ?")
+    assert result.answers[0].name == "Pneumonia", result.answers[0].path_text()
+
+
+def _made_up(rng: random.Random) -> str:
+    syllables = ["ka", "zu", "mer", "tol", "vin", "dra", "ox", "pel", "quo", "sti", "ru", "ghe"]
+    return "_".join("".join(rng.choice(syllables) for _ in range(3)).title() for _ in range(2))
+
+
+def test_abstains_on_made_up_entities(family, embedder):
+    r = GraphRetriever(family, embedder)
+    rng = random.Random(0)
+    templates = ["what is the nationality of {} ?", "what is the nationality of {} 's parents ?",
+                 "who is the parents of {} 's children ?", "what is the profession of {} ?",
+                 "what is the cause of death of {} 's parents 's parents ?"]
+    questions = [t.format(_made_up(rng)) for t in templates for _ in range(4)]
+    abstained = [q for q in questions if r.ask(q).abstained]
+    assert len(abstained) >= 0.9 * len(questions), set(questions) - set(abstained)
+    out = GraphToolkit(family, embedder=embedder).graph_retrieve(questions[0])
+    assert out.content.startswith("No confident answer") and not out.citations
+
+
+def test_empty_graph(store, embedder):
+    result = GraphRetriever(store, embedder).ask("what is the nationality of Ann_Lee ?")
+    assert result.abstained and result.answers == [] and "no entity" in result.reason
+    out = GraphToolkit(store, embedder=embedder).graph_retrieve("who is Ann_Lee ?")
+    assert "empty" in out.content
+
+
+def test_question_without_relational_words_abstains(family, embedder):
+    result = GraphRetriever(family, embedder).ask("Ann_Lee ?")
+    assert result.abstained and result.links
