@@ -237,6 +237,8 @@ def synthetic(tmpdir: Path, edges: int, nodes: int, embedder, seed: int = 0) -> 
            "hop3": neighborhood_latency(store, names[:50], 3),
            "retriever_expand3": timed([lambda n=n: new.expand(("Entity", n), 3)
                                        for n in names[:50]]),
+           "previous_expand2": timed([lambda n=n: old._expand(("Entity", n), 2)
+                                      for n in names[:50]]),
            "previous_expand3": timed([lambda n=n: old._expand(("Entity", n), 3)
                                       for n in names[:50]])}
     store.close()
@@ -251,7 +253,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="a knowledge base and its questions; repeat for several")
     ap.add_argument("--limit", type=int, default=0,
                     help="questions per set, sampled with a fixed seed (default 0 = all)")
-    ap.add_argument("--hops", type=int, default=3, help="hops the retrievers follow (1-3)")
+    ap.add_argument("--hops", type=int, default=3, help="hops graph_retrieve follows (1-3)")
+    ap.add_argument("--previous-hops", type=int, default=2,
+                    help="hops of the previous retriever and the word-overlap baseline "
+                         "(default 2, as they shipped)")
+    ap.add_argument("--made-up", type=int, default=200,
+                    help="questions about made-up entities per set, sampled (0 = all)")
     ap.add_argument("--synthetic-edges", type=int, default=1_000_000)
     ap.add_argument("--without", default="",
                     help="contenders to skip, comma-separated: previous, baseline")
@@ -297,13 +304,18 @@ def run_set(qset: QuestionSet, store, embedder, args) -> dict:
     new = GraphRetriever(store, embedder, max_hops=args.hops)
     row["new"] = score(new, qset, args.hops, "graph_retrieve")
     known = {normalize_name(n) for _, n in store.node_names()}
-    row["made_up_abstained"] = abstention(new, made_up_questions(qset, known), args.hops)
+    made_up = made_up_questions(qset, known)
+    if args.made_up and len(made_up) > args.made_up:
+        made_up = random.Random(SEED).sample(made_up, args.made_up)
+    row["made_up_questions"] = len(made_up)
+    row["made_up_abstained"] = abstention(new, made_up, args.hops)
+    hops = args.previous_hops  # the previous retriever as it shipped (two hops)
     if "previous" not in skip:
-        old = PreviousGraphRetriever(store, embedder, max_hops=args.hops)
-        row["previous"] = score(old, qset, args.hops, "previous")
+        old = PreviousGraphRetriever(store, embedder, max_hops=hops)
+        row["previous"] = score(old, qset, hops, "previous")
     if "baseline" not in skip:
-        row["baseline"] = score(PreviousGraphRetriever(store, None, max_hops=args.hops),
-                                qset, args.hops, "word overlap")
+        row["baseline"] = score(PreviousGraphRetriever(store, None, max_hops=hops),
+                                qset, hops, "word overlap")
     return row
 
 
@@ -348,7 +360,8 @@ def print_report(results: dict, ingest: dict, lat: dict, synth: dict, guard: dic
     print("\nneighborhood latency (ms)      p50     p95")
     rows = [(f"{k} {h}", d) for k, v in lat.items() for h, d in v.items()]
     rows += [(f"synthetic {h}", synth[h]) for h in ("hop1", "hop2", "hop3",
-                                                    "retriever_expand3", "previous_expand3")
+                                                    "retriever_expand3", "previous_expand2",
+                                                    "previous_expand3")
              if h in synth]
     for label, d in rows:
         print(f"{label:30} {d['p50_ms']:>6} {d['p95_ms']:>7}")
@@ -377,7 +390,7 @@ def figures(results: dict, ingest: dict, lat: dict, synth: dict, guard: dict, pe
             "ms_per_question_p50": per_set("new", "p50_ms"),
             "ms_per_question_p50_previous": per_set("previous", "p50_ms"),
             "questions": {n: r["questions"] for n, r in results.items()},
-            "hops": args.hops, "ingest": ingest, "latency_ms": lat, "synthetic": synth,
+            "hops": args.hops, "previous_hops": args.previous_hops, "ingest": ingest, "latency_ms": lat, "synthetic": synth,
             "guard": guard, "guard_peer_langchain": peer}
 
 

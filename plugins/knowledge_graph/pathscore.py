@@ -41,8 +41,9 @@ __all__ = ["STOP_WORDS", "PathScorer", "QuestionScorer", "HopSpec", "QuestionWor
 #: relation is meant, so they are neither explained by a hop nor used to explain one.
 STOP_WORDS = frozenset(["a", "an", "the", "of", "in", "on", "at", "to", "for", "from", "by", "with", "into", "onto", "about", "as", "and", "or", "but", "nor", "not", "no", "is", "are", "was", "were", "be", "been", "being", "am", "do", "does", "did", "doing", "has", "have", "had", "having", "can", "could", "will", "would", "shall", "should", "may", "might", "must", "who", "whom", "whose", "what", "which", "where", "when", "why", "how", "that", "this", "these", "those", "there", "here", "it", "its", "it's", "he", "she", "they", "them", "their", "his", "her", "him", "we", "us", "our", "you", "your", "i", "me", "my", "mine", "s", "name", "tell", "give", "list", "show", "find", "please", "one", "ones", "any", "some"])
 
-# What a wh-word asks for, as a relational word, when the question says it no other way.
-_WH = {"where": "location", "when": "date"}
+# What a wh-word asks for, as a relational word, when the question says it no other way:
+# the kinds of thing it can name, embedded together ("where" asks for a place of any kind).
+_WH = {"where": "place location country city", "when": "date time year"}
 _WH_PAIRS = {("how", "old"): "age", ("how", "many"): "number", ("how", "much"): "amount",
              ("how", "long"): "duration"}
 
@@ -93,7 +94,7 @@ def question_words(tokens: Sequence[str | None]) -> QuestionWords:
     people, born, here) and function words are dropped. The words that name what is
     asked ("which *football club* ...", "what is the *nationality* of ...") are
     marked as naming the answer; "where", "when", "how old" and "how many" become
-    such a word ("location", "date", "age", "number"). A question with no other
+    such a word ("place location country city", "date time year", "age", "number"). A question with no other
     relational word keeps its prepositions ("who is *from* Spain ?").
     """
     words = _split(tokens)
@@ -282,6 +283,13 @@ class QuestionScorer:
             else:
                 col[self.answer] = self.column(rel, "object" if forward else "subject")[self.answer]
         return col * weight
+
+    def kind(self, hop: HopSpec) -> float:
+        """How well a final hop's far end is the kind of thing the question asks for: the
+        mean match of the words naming the answer (1.0 when the question names none)."""
+        if not self.answer.any():
+            return 1.0
+        return float(self._hop_column(hop, True)[self.answer].mean())
 
     def f1(self, paths: Sequence[Sequence[HopSpec]]) -> float:
         """Score one path, or the paths from several entities to one answer, together."""

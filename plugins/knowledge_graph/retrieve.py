@@ -459,9 +459,13 @@ class GraphRetriever:
 
         reached = self.expand((link.label, link.name), hops, priority=fit)
         ranked = sorted(reached, key=fit, reverse=True)[:TOP_PATHS]
+        kinds = [scorer.kind(self._hop_specs(sig)[-1]) for sig in ranked]
+        top_kind = max(kinds, default=0.0)
         best: dict[Node, _Scored] = {}
-        for sig, reading in zip(ranked, self._readings(ranked, masked), strict=True):
+        for sig, reading, kind in zip(ranked, self._readings(ranked, masked), kinds, strict=True):
             value = math.sqrt(fit(sig) * reading) * link.score
+            if top_kind > 0:  # how well its end is the kind asked for, against the best end
+                value *= kind / top_kind
             for node, reach in reached[sig].items():
                 if node in excluded:
                     continue
@@ -493,6 +497,9 @@ class GraphRetriever:
         words = question_words([None if i in mention else t for i, t in enumerate(tokens)])
         if not words.words:
             return []
+        # each hop explains different words: in a path with more hops than the question
+        # has relational words, some hop explains nothing, so such paths are not searched
+        hops = min(hops, len(words.words))
         scorer = self.scorer.question(words, self._relations)
         anchors = {(lk.label, lk.name) for lk in links}
         per_anchor = []
