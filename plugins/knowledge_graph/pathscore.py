@@ -143,7 +143,8 @@ def relation_roles(relation: str) -> tuple[list[str], list[str]]:
     English names put the object after a preposition (``plays_in_club``: a club) or
     before "of" (``place_of_birth``: a place); a name without one is a noun phrase
     for the object as a whole (``nationality``, ``notable_types``). The remaining
-    words describe the subject (``plays`` -> a player).
+    words describe the subject (``plays`` -> a player). A name ending in a
+    preposition (``works_at``) does not name its object: that list is empty.
     """
     words = (relation_words(relation) or relation.lower()).split()
     content = [w for w in words if w not in STOP_WORDS]
@@ -155,9 +156,8 @@ def relation_roles(relation: str) -> tuple[list[str], list[str]]:
         before = [w for w in words[:i] if w not in STOP_WORDS]
         after = [w for w in words[i + 1:] if w not in STOP_WORDS]
         obj, subj = (before, after) if words[i] == "of" else (after, before)
-    if not obj:
-        obj, subj = content, []
-    return obj or words, subj
+        return obj, subj  # "works at": the object is not named (empty)
+    return content or words, subj
 
 
 class PathScorer:
@@ -236,7 +236,9 @@ class PathScorer:
             scale = np.maximum(1e-6, 1.0 - chance)
             raw = {k: np.clip((v - chance) / scale, 0.0, 1.0) for k, v in raw.items()}
         columns = {k: dict(zip(relations, v.T, strict=True)) for k, v in raw.items()}
-        return QuestionScorer(len(question.words), columns, question.answer)
+        unnamed = {part: {r for r in relations if not relation_roles(r)[i]}
+                   for i, part in enumerate(("object", "subject"))}
+        return QuestionScorer(len(question.words), columns, question.answer, unnamed)
 
 
 def slots(relation: str) -> int:
@@ -259,9 +261,10 @@ class QuestionScorer:
     """
 
     def __init__(self, n_words: int, columns: dict[str, dict[str, Any]],
-                 answer: Any = None) -> None:
+                 answer: Any = None, unnamed: dict[str, set[str]] | None = None) -> None:
         import numpy as np
 
+        self.unnamed = unnamed or {"object": set(), "subject": set()}
         self.n_words = n_words
         self.columns = columns
         self.answer = np.zeros(n_words, bool) if answer is None else np.asarray(answer, bool)
@@ -284,11 +287,13 @@ class QuestionScorer:
                 col[self.answer] = self.column(rel, "object" if forward else "subject")[self.answer]
         return col * weight
 
-    def kind(self, hop: HopSpec) -> float:
+    def kind(self, hop: HopSpec) -> float | None:
         """How well a final hop's far end is the kind of thing the question asks for: the
-        mean match of the words naming the answer (1.0 when the question names none)."""
-        if not self.answer.any():
-            return 1.0
+        mean match of the words naming the answer; ``None`` when the question names no
+        kind or the relation does not name that end (``works_at`` walked forwards)."""
+        rel, forward, _ = hop
+        if not self.answer.any() or rel in self.unnamed["object" if forward else "subject"]:
+            return None
         return float(self._hop_column(hop, True)[self.answer].mean())
 
     def f1(self, paths: Sequence[Sequence[HopSpec]]) -> float:

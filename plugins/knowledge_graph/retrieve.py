@@ -462,12 +462,12 @@ class GraphRetriever:
         reached = self.expand((link.label, link.name), hops, priority=fit)
         ranked = sorted(reached, key=fit, reverse=True)[:TOP_PATHS]
         kinds = [scorer.kind(self._hop_specs(sig)[-1]) for sig in ranked]
-        top_kind = max(kinds, default=0.0)
+        top_kind = max((k for k in kinds if k is not None), default=0.0)
         best: dict[Node, _Scored] = {}
         for sig, reading, kind in zip(ranked, self._readings(ranked, masked), kinds, strict=True):
             value = math.sqrt(fit(sig) * reading) * link.score
-            if top_kind > 0:  # how well its end is the kind asked for, against the best end
-                value *= kind / top_kind
+            if kind is not None:  # its end fits the kind asked for worse than the best end
+                value *= 1.0 - (top_kind - kind)
             for node, reach in reached[sig].items():
                 if node in excluded:
                     continue

@@ -32,6 +32,7 @@ def test_relation_roles():
     assert relation_roles("plays_in_club") == (["club"], ["plays"])
     assert relation_roles("place_of_birth") == (["place"], ["birth"])
     assert relation_roles("nationality") == (["nationality"], [])
+    assert relation_roles("works_at") == ([], ["works"])  # the object is not named
 
 
 def _split(question: str, entity: str) -> list[str | None]:
