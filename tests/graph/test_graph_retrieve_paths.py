@@ -83,7 +83,7 @@ def test_abstains_on_made_up_entities(family, embedder):
     templates = ["what is the nationality of {} ?", "what is the nationality of {} 's parents ?",
                  "who is the parents of {} 's children ?", "what is the profession of {} ?",
                  "what is the cause of death of {} 's parents 's parents ?"]
-    questions = [t.format(_made_up(rng)) for t in templates for _ in range(4)]
+    questions = [t.format(_made_up(rng)) for t in templates for _ in range(2)]
     abstained = [q for q in questions if r.ask(q).abstained]
     assert len(abstained) >= 0.9 * len(questions), set(questions) - set(abstained)
     out = GraphToolkit(family, embedder=embedder).graph_retrieve(questions[0])
