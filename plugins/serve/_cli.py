@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from sapient import ConfigurationError, Host
+from sapient.core.cli import agent_flags
 
 from ._config import ServeConfig, load_config
 
@@ -38,6 +39,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--api-key-env", metavar="NAME",
                    help="environment variable holding the API key (default SAPIENT_API_KEY)")
     p.add_argument("--no-page", action="store_true", help="do not serve the web chat page at /")
+    agent_flags(p)
 
 
 def _config_from(args: argparse.Namespace) -> ServeConfig:

@@ -61,7 +61,8 @@ def test_a_guard_that_blocks_stops_the_release() -> None:
         return text
 
     sg = StreamGuard(strict, window=8)
-    shown = "".join(sg.feed(w + " ") for w in "one two three four five forbidden six".split())
+    words = ["one", "two", "three", "four", "five", "forbidden", "six"]
+    shown = "".join(sg.feed(w + " ") for w in words)
     assert "forbidden" not in shown and sg.blocked
     assert sg.flush() == ""
 
