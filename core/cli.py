@@ -28,7 +28,7 @@ from .errors import SapientError
 from .plugins import ENTRY_POINT_GROUP, Host
 from .settings import Settings
 
-__all__ = ["main", "build_parser", "agent_flags", "trace_spec", "EXIT_OK", "EXIT_NO_RESULT", "EXIT_USAGE", "EXIT_INTERRUPTED"]
+__all__ = ["main", "build_parser", "trace_spec", "EXIT_OK", "EXIT_NO_RESULT", "EXIT_USAGE", "EXIT_INTERRUPTED"]
 
 EXIT_OK, EXIT_NO_RESULT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -63,21 +63,6 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool = False) 
     ):
         with contextlib.suppress(argparse.ArgumentError):  # the command defines it itself
             parser.add_argument(flag, default=default, help=helptext)
-
-
-def agent_flags(p: argparse.ArgumentParser) -> None:
-    """``--mcp`` and ``--trace``, for the commands that run an agent (run, chat, serve).
-
-    They are read into the host's settings before the command starts (see
-    :func:`settings_from_argv`), so the MCP tools and the tracer are the host's.
-    """
-    p.add_argument("--mcp", action="append", metavar="SERVER",
-                   help="give the agent the tools of this MCP server: a command line "
-                   "('python server.py') or a URL (repeatable; same forms as "
-                   "SAPIENT_MCP_SERVERS, whose servers it adds to)")
-    p.add_argument("--trace", metavar="FILE", help="trace the runs as JSON lines appended to "
-                   "FILE (or a SAPIENT_TRACE spec: otlp, otlp:URL, otel); read it with "
-                   "'sapient trace show FILE'")
 
 
 def trace_spec(value: str) -> str:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_SYSTEM_PROMPT",
+    "agent_flags",
     "EventPrinter",
     "chat_loop",
     "console",
@@ -49,6 +50,20 @@ def __getattr__(name: str) -> Any:
 
         return getattr(importlib.import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def agent_flags(p: Any) -> None:
+    """``--mcp SERVER`` and ``--trace FILE``, for commands that run an agent (run, chat,
+    serve). The ``sapient`` dispatcher reads them into the host's settings before the
+    command starts (``settings_from_argv``), like ``--index`` and ``--graph``, so the MCP
+    tools and the tracer are the command's host's."""
+    p.add_argument("--mcp", action="append", metavar="SERVER",
+                   help="give the agent the tools of this MCP server: a command line "
+                   "('python server.py') or a URL (repeatable; same forms as "
+                   "SAPIENT_MCP_SERVERS, whose servers it adds to)")
+    p.add_argument("--trace", metavar="FILE", help="trace the runs as JSON lines appended to "
+                   "FILE (or a SAPIENT_TRACE spec: otlp, otlp:URL, otel); read it with "
+                   "'sapient trace show FILE'")
 
 
 @hookimpl

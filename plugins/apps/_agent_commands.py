@@ -13,8 +13,8 @@ import sys
 from typing import Any
 
 from sapient import Agent, ConfigurationError, Result
-from sapient.core.cli import agent_flags
 
+from . import agent_flags
 from ._chat import chat_loop
 from ._render import EventPrinter, console, print_error
 

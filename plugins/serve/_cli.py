@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from sapient import ConfigurationError, Host
-from sapient.core.cli import agent_flags
+from sapient.plugins.apps import agent_flags
 
 from ._config import ServeConfig, load_config
 
