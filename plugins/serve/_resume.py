@@ -17,7 +17,10 @@ from ._approvals import CallSigner, parse_decision, refusal
 from ._protocol import APIError
 
 __all__ = ["trailing_answers", "session_answers", "stateless_answers", "publish_pending",
-           "claim_key", "waiting_message"]
+           "claim_key", "waiting_message", "explain_answers"]
+
+APPROVED_NOTE = ("Approved by the user; the call ran, and the answer that follows reports its "
+                 "result.")
 
 _PARAM = "X-Sapient-Session"
 
@@ -104,6 +107,32 @@ def stateless_answers(new: list[Message], k: int,
     names = {cid: c.name for cid, c in calls.items()}
     decisions = _decide(new[first:], first, names, "of the assistant message before it")
     return _history(before, decisions, names)
+
+
+def explain_answers(messages: list[Message], signer: CallSigner) -> list[Message]:
+    """Earlier approvals in a stateless conversation, as what they were for the model.
+
+    A client replays ``tool`` messages whose content is "approve"; the model should not
+    read that as the call's result. Only answers to calls this server signed change.
+    """
+    out: list[Message] = []
+    calls: dict[str, Any] = {}
+    for m in messages:
+        if m.role == "assistant":
+            calls = {c.id: c for c in m.tool_calls}
+        call = calls.get(m.tool_call_id or "") if m.role == "tool" else None
+        if call is not None and signer.verify(call.id, call.name, call.arguments) is None:
+            try:
+                approved, reason = parse_decision(m.content, 0)
+            except APIError:
+                approved, reason = None, None
+            if approved is True:
+                m = Message.tool(APPROVED_NOTE, tool_call_id=call.id, name=call.name,
+                                 metadata={"source": "client"})
+            elif approved is False:
+                m = refusal(call.name, call.id, reason)
+        out.append(m)
+    return out
 
 
 def claim_key(new: list[Message], k: int) -> str:

@@ -37,6 +37,7 @@ from ._protocol import (
 )
 from ._resume import (
     claim_key,
+    explain_answers,
     last_text,
     publish_pending,
     session_answers,
@@ -138,7 +139,10 @@ class ChatService:
                 history, decisions = session_answers(state.pending, stored, new, answers)
                 await self._claim_session(session_id, state, history, decisions)
                 return turn(None, history, decisions)
-        elif answers:
+        else:  # earlier approvals the client replays are not tool results
+            cut = len(new) - answers
+            new = explain_answers(new[:cut], self.signer) + new[cut:]
+        if session_id is None and answers:
             history, decisions = stateless_answers(new, answers, self.signer)
             if not await self.store.save(claim_key(new, answers), SessionState(), 0):
                 raise APIError(400, "These tool calls were answered already; each approval "

@@ -246,3 +246,25 @@ def test_concurrent_answers_run_the_call_once_in_every_store(serve_app, host, re
     assert outcomes.count("Done. The tool said: deleted 2 records") == 1, outcomes
     assert all(o.startswith("refused 4") for o in outcomes if not o.startswith("Done")), outcomes
     assert records.deleted == [[1, 2]]
+
+
+def test_replayed_approvals_reach_the_model_as_what_they_were(serve_app, host, records):
+    """Later turns of a stateless conversation: the old 'approve' is not a tool result."""
+    seen = []
+
+    def spy(messages, tools, options):
+        seen.append([m.content for m in messages if m.role == "tool"])
+        return reply(messages, tools, options)
+
+    server = serve_app(ServeConfig(llm=ScriptedLLM(function=spy), tools=[records.tool]), host)
+    c = client(server)
+    messages = [{"role": "user", "content": ASK}]
+    first = c.chat.completions.create(model="sapient", messages=messages).choices[0].message
+    messages += [first.model_dump(exclude_none=True), answer(first.tool_calls[0].id, "approve")]
+    done = c.chat.completions.create(model="sapient", messages=messages).choices[0].message
+    messages += [done.model_dump(exclude_none=True), {"role": "user", "content": "and now?"}]
+    later = c.chat.completions.create(model="sapient", messages=messages)
+    assert later.choices[0].message.content == "You said: and now?"
+    assert seen[-1] == ["Approved by the user; the call ran, and the answer that follows "
+                        "reports its result."]
+    assert records.deleted == [[1, 2]]
