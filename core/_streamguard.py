@@ -17,9 +17,9 @@ and releases only a prefix that is settled:
 
 At the end of the turn the rest is released from the guarded final text, so the
 joined deltas equal the answer the run returns. The cost: the stream runs about one
-window behind the model, and the guards read the turn's text once per release; a
-release waits for new text of a sixtieth of the turn's length (at least one word),
-so a long answer costs the guards about sixty readings of it, not one per word.
+window behind the model, and each release (every ``STEP`` characters or more) has the
+guards read the new text with one window of context before it, so the work grows with
+the answer's length, not with its square.
 """
 
 from __future__ import annotations
@@ -33,8 +33,15 @@ __all__ = ["StreamGuard", "WINDOW"]
 #: Characters held back behind the newest text: longer than any whitespace-holding
 #: secret form the default redaction knows (an IBAN with spaces is at most 42).
 WINDOW = 64
-#: A release needs at least ``len(text) // SPREAD`` new settled characters.
-SPREAD = 60
+#: Settled characters a release waits for (a few words: fewer guard calls).
+STEP = 16
+
+
+def _boundary(text: str, limit: int) -> int:
+    """The start of the word at or before ``limit`` (just after a space or line break)."""
+    if limit <= 0:
+        return 0
+    return max(text.rfind(" ", 0, limit), text.rfind("\n", 0, limit)) + 1
 
 
 class StreamGuard:
@@ -59,19 +66,25 @@ class StreamGuard:
         if self.blocked:
             return ""
         limit = len(self.raw) - self.window
-        if limit - self._cut < max(1, len(self.raw) // SPREAD):
+        if limit - self._cut < STEP:
             return ""
-        cut = max(self.raw.rfind(" ", 0, limit), self.raw.rfind("\n", 0, limit)) + 1
+        cut = _boundary(self.raw, limit)
         if cut <= self._cut:
             return ""
+        # The guards read the new text with one window of released text before it (all
+        # a match can reach back), not the whole turn: each release costs the same.
+        start = _boundary(self.raw, self._cut - self.window)
         try:
-            head, whole = self.guard(self.raw[:cut]), self.guard(self.raw)
+            base = self.guard(self.raw[start:self._cut])
+            head = self.guard(self.raw[start:cut])
+            whole = self.guard(self.raw[start:])
         except GuardViolation:
             self.blocked = True
             return ""
-        if not whole.startswith(head) or not head.startswith(self.sent):
+        if not (self.sent.endswith(base) and head.startswith(base) and whole.startswith(head)):
             return ""  # a guard's match crosses the cut: wait until it is whole
-        out, self.sent, self._cut = head[len(self.sent):], head, cut
+        out = head[len(base):]
+        self.sent, self._cut = self.sent + out, cut
         return out
 
     def flush(self, final: str | None = None) -> str:

@@ -14,10 +14,14 @@ from sapient.core.redact import redact
 from sapient.plugins.policy import Policy, redact_pii
 
 KEY = "sk-proj-" + "Zq8" * 12
+FILLER = "Plenty more words to stream before the next part. " * 8
 TEXT = (f"Here is the config you asked for. The key is {KEY} and the header reads "
         "Authorization: Bearer abcdefghijklmnop1234 so keep both safe. Mail "
-        "jane.doe@example.org or call +1 415 555 0134 for help. " + "Plenty more words. " * 12)
-SECRETS = (KEY, "abcdefghijklmnop1234", "jane.doe", "555 0134")
+        "jane.doe@example.org or call +1 415 555 0134 for help. " + FILLER
+        + "Late in a long answer: password = hunter2hunter2 and IBAN "
+        "DE89 3704 0044 0532 0130 00 and token ghp_" + "x9Y" * 10 + " end. " + FILLER)
+SECRETS = (KEY, "abcdefghijklmnop1234", "jane.doe", "555 0134", "hunter2", "0532 0130",
+           "ghp_x9Y")
 
 
 def guard(text: str) -> str:
