@@ -36,7 +36,7 @@ def chunked(text: str, rng: random.Random) -> Iterator[str]:
         i += n
 
 
-@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("seed", range(16))
 def test_any_split_releases_only_the_redacted_text(seed: int) -> None:
     sg = StreamGuard(guard)
     final = guard(TEXT)
