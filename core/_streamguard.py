@@ -17,9 +17,10 @@ and releases only a prefix that is settled:
 
 At the end of the turn the rest is released from the guarded final text, so the
 joined deltas equal the answer the run returns. The cost: the stream runs about one
-window behind the model, and each release (every ``STEP`` characters or more) has the
-guards read the new text with one window of context before it, so the work grows with
-the answer's length, not with its square.
+window behind the model. Each release has the guards read the new text with one window
+of context before it, and releases wait for a ``SPREAD``-th of the text so far (a short
+answer goes word by word; the number of releases grows only with the logarithm of the
+length), so the work grows with the answer's length, not with its square.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ __all__ = ["StreamGuard", "WINDOW"]
 #: Characters held back behind the newest text: longer than any whitespace-holding
 #: secret form the default redaction knows (an IBAN with spaces is at most 42).
 WINDOW = 64
-#: Settled characters a release waits for (a few words: fewer guard calls).
-STEP = 16
+#: A release waits for ``len(text) // SPREAD`` settled characters (at least one word).
+SPREAD = 64
 
 
 def _boundary(text: str, limit: int) -> int:
@@ -66,7 +67,7 @@ class StreamGuard:
         if self.blocked:
             return ""
         limit = len(self.raw) - self.window
-        if limit - self._cut < STEP:
+        if limit - self._cut < max(1, len(self.raw) // SPREAD):
             return ""
         cut = _boundary(self.raw, limit)
         if cut <= self._cut:
