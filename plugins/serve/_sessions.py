@@ -1,10 +1,10 @@
 """Server-side sessions named by the ``X-Sapient-Session`` header, in a session store.
 
 A session holds the conversation so far (Sapient messages as OpenAI-style dicts, tool
-results included and still marked untrusted) and a ``pending`` list reserved for tool
-calls that wait for a person's approval (the approval policy fills it; the server then
-answers with those calls as ``tool_calls`` and the next request's ``tool`` messages
-approve or deny them).
+results included and still marked untrusted) and a ``pending`` list of the tool calls
+that wait for a person's approval (``id``, ``name``, ``arguments``, ``reasons``): the
+server answered with them as ``tool_calls``, and the next request's ``tool`` messages
+approve or deny them (see ``_approvals.py``).
 
 Every store keeps a version number per session and saves with compare-and-set: two
 requests that continue the same session at once cannot both win; the later one gets
