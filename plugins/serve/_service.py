@@ -8,6 +8,7 @@ and the session store.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -16,7 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from sapient import Agent, Host, LLMError, Message, Result, SapientError
+from sapient import Agent, ConversationMemory, Host, LLMError, Message, Result, SapientError
 from sapient.core.checkpoint import INTERRUPTED
 
 from ._agents import AgentPool, build_agent, load_plugins
@@ -70,6 +71,7 @@ class Turn:
     cid: str
     created: int
     decisions: dict[str, bool] | None = None
+    memory: ConversationMemory | None = None
 
 
 def _arguments(value: Any) -> Any:
@@ -154,7 +156,23 @@ class ChatService:
             raise APIError(400, f"The last message must come from the user (role 'user') or "
                            f"answer pending tool calls (role 'tool'), not '{last.role}'.",
                            param="messages", code="invalid_value")
-        return turn(last.content or "", stored + new[:-1])
+        prompt = last.content or ""
+        if state is not None and self.config.memory_tokens:
+            return await self._memory_turn(turn(prompt, new[:-1]), state)
+        return turn(prompt, stored + new[:-1])
+
+    async def _memory_turn(self, turn: Turn, state: SessionState) -> Turn:
+        """The turn's history from the session's memory: summary, recalled statements and
+        recent turns under ``memory_tokens``, then what the request itself added."""
+        memory = ConversationMemory.from_dict(state.memory or {},
+                                              budget_tokens=self.config.memory_tokens or 0)
+        if state.memory is None and state.messages:  # a session that began without memory
+            memory.add(message_from_dict(d) for d in state.messages)
+        assert turn.prompt is not None
+        context = await asyncio.to_thread(memory.context, turn.prompt, turn.agent.llm)
+        turn.history = context + turn.history
+        turn.memory = memory
+        return turn
 
     async def _claim_session(self, session_id: str, state: SessionState,
                              history: list[Message], decisions: dict[str, bool]) -> None:
@@ -167,7 +185,8 @@ class ChatService:
         held = [Message.tool(INTERRUPTED, tool_call_id=cid, name=names.get(cid, "tool"),
                              metadata={"error": True, "interrupted": True})
                 for cid in decisions]
-        claimed = SessionState([message_to_dict(m) for m in history + held], [], state.version)
+        claimed = SessionState([message_to_dict(m) for m in history + held], [], state.version,
+                               state.memory)
         if not await self.store.save(session_id, claimed, state.version):
             raise APIError(409, "Another request answered these tool calls at the same time "
                            "and was first; nothing was run twice.", param="X-Sapient-Session",
@@ -246,11 +265,25 @@ class ChatService:
         if system and messages and messages[0].role == "system" and messages[0].content == system:
             messages = messages[1:]
         kept = _trim([message_to_dict(m) for m in messages], self.config.max_session_messages)
-        state = SessionState(kept, list(pending or []), turn.state.version)
+        state = SessionState(kept, list(pending or []), turn.state.version,
+                             self._remember(turn, result))
         if not await self.store.save(turn.session_id, state, turn.state.version):
             raise APIError(409, "Another request continued this session at the same time and "
                            "was saved first; send this message again.",
                            param="X-Sapient-Session", code="session_conflict")
+
+
+    def _remember(self, turn: Turn, result: Result) -> dict[str, Any] | None:
+        """The session's memory after this turn (the run's new messages recorded)."""
+        state = turn.state
+        if not self.config.memory_tokens or state is None:
+            return state.memory if state is not None else None
+        memory = turn.memory
+        if memory is None:  # a run resumed after approval continues the last turn
+            memory = ConversationMemory.from_dict(state.memory or {},
+                                                  budget_tokens=self.config.memory_tokens)
+        memory.add_result(result, turn.history)
+        return memory.to_dict()
 
 
 def _pending_view(pending: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -60,21 +60,26 @@ def check_session_id(value: str) -> bool:
 
 @dataclass
 class SessionState:
-    """One session: its messages, tool calls awaiting approval, and its version."""
+    """One session: its messages, tool calls awaiting approval, its version, and the
+    state of its conversation memory (``ConversationMemory.to_dict()``) when the server
+    keeps sessions under a token budget."""
 
     messages: list[dict[str, Any]] = field(default_factory=list)
     pending: list[dict[str, Any]] = field(default_factory=list)
     version: int = 0
+    memory: dict[str, Any] | None = None
 
     def dumps(self) -> str:
         return json.dumps({"version": self.version, "messages": self.messages,
-                           "pending": self.pending}, ensure_ascii=False, default=str)
+                           "pending": self.pending, "memory": self.memory},
+                          ensure_ascii=False, default=str)
 
     @classmethod
     def loads(cls, text: str | bytes) -> SessionState:
         data = json.loads(text)
+        memory = data.get("memory")
         return cls(list(data.get("messages", [])), list(data.get("pending", [])),
-                   int(data.get("version", 0)))
+                   int(data.get("version", 0)), memory if isinstance(memory, dict) else None)
 
 
 class SessionStore(Protocol):
