@@ -73,13 +73,17 @@ def trace_spec(value: str) -> str:
 
 
 def _extra(known: argparse.Namespace, environ: dict[str, str]) -> dict[str, object]:
-    """Settings the default MCP and tracing plugins read, from ``--mcp``/``--trace``."""
+    """Settings the default MCP, tracing and policy plugins read, from ``--mcp``,
+    ``--trace`` and ``--allow-tool``."""
     extra: dict[str, object] = {}
     if known.mcp:
         from_env = environ.get("SAPIENT_MCP_SERVERS", "").strip()
         extra["mcp_servers"] = ([from_env] if from_env else []) + list(known.mcp)
     if known.trace:
         extra["trace"] = trace_spec(known.trace)
+    if known.allow_tool:
+        from_env = environ.get("SAPIENT_ALLOW_TOOLS", "").split(",")
+        extra["allow_tools"] = [n for n in from_env if n.strip()] + list(known.allow_tool)
     return extra
 
 
@@ -89,6 +93,7 @@ def settings_from_argv(argv: Sequence[str]) -> Settings:
     for flag in ("--llm", "--home", "--index", "--graph", "--trace"):
         pre.add_argument(flag)
     pre.add_argument("--mcp", action="append")
+    pre.add_argument("--allow-tool", action="append")
     known, _ = pre.parse_known_args(list(argv))
     settings = Settings.from_env(llm=known.llm, home=known.home, index=known.index)
     extra = _extra(known, dict(os.environ))

@@ -46,7 +46,7 @@ __getattr__, __dir__ = lazy_exports(__name__, {
 
 
 def agent_flags(p: Any) -> None:
-    """``--mcp SERVER`` and ``--trace FILE``, for commands that run an agent (run, chat,
+    """``--mcp SERVER``, ``--trace FILE`` and ``--allow-tool NAME``, for commands that run an agent (run, chat,
     serve). The ``sapient`` dispatcher reads them into the host's settings before the
     command starts (``settings_from_argv``), like ``--index`` and ``--graph``, so the MCP
     tools and the tracer are the command's host's."""
@@ -57,6 +57,9 @@ def agent_flags(p: Any) -> None:
     p.add_argument("--trace", metavar="FILE", help="trace the runs as JSON lines appended to "
                    "FILE (or a SAPIENT_TRACE spec: otlp, otlp:URL, otel); read it with "
                    "'sapient trace show FILE'")
+    p.add_argument("--allow-tool", action="append", metavar="NAME",
+                   help="let this side-effecting tool run without asking (repeatable; adds "
+                   "to SAPIENT_ALLOW_TOOLS); the other safety rules still apply")
 
 
 @hookimpl

@@ -24,6 +24,7 @@ answers with ``check_output`` (redaction). An agent may pass its own
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -51,18 +52,36 @@ __all__ = [
     "redact_secrets",
     "redact_pii",
     "policy_for",
+    "allowed_tools",
     "terminal_approver",
 ]
 
 
+def allowed_tools(settings: Any) -> frozenset[str]:
+    """Tools the user allowed to run without asking, by name: ``--allow-tool NAME``
+    (``settings.extra["allow_tools"]``) or ``SAPIENT_ALLOW_TOOLS=a,b``."""
+    extra = getattr(settings, "extra", None) or {}
+    names = extra.get("allow_tools")
+    if names is None:
+        names = os.environ.get("SAPIENT_ALLOW_TOOLS", "")
+    if isinstance(names, str):
+        names = names.split(",")
+    return frozenset(n.strip() for n in names if isinstance(n, str) and n.strip())
+
+
 def policy_for(run: Any) -> Policy:
-    """The run's policy: the agent's own, or a default one with the agent's approver."""
+    """The run's policy: the agent's own, or a default one with the agent's approver and
+    the tools its host's settings allow."""
     if run is None:
         return Policy.permissive()
     cached = run.state.get("policy")
     if cached is None:
         agent = run.agent
-        cached = getattr(agent, "policy", None) or Policy(approve=getattr(agent, "approve", None))
+        cached = getattr(agent, "policy", None)
+        if cached is None:
+            host = getattr(agent, "host", None)
+            cached = Policy(approve=getattr(agent, "approve", None),
+                            allow=allowed_tools(getattr(host, "settings", None)))
         run.state["policy"] = cached
     return cached
 
