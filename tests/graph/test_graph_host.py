@@ -82,7 +82,7 @@ def test_plugin_store_replaces_builtin_ladybug_for_the_graph_tools(store_plugin,
     assert "SERVED_BY" in tools["graph_schema"]()
     assert "Plugin Store" in tools["graph_neighbors"](entity="Plugin Node").content
     answers = tools["graph_retrieve"](question="What is Plugin Node served by?")
-    assert answers.data and answers.data[0]["answer"] == "Plugin Store"
+    assert answers.data["answers"] and answers.data["answers"][0]["answer"] == "Plugin Store"
     opened = sys.modules["sapient_test_graphstore"].OPENED
     assert opened == [str(tmp_path / "graphs" / "default")]  # one store, the settings' path
     assert not (tmp_path / "graphs").exists()  # the built-in store never opened
