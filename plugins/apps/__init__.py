@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sapient import hookimpl
+from sapient import hookimpl, lazy_exports
 
 if TYPE_CHECKING:
     from ._chat import chat_loop
@@ -39,16 +39,9 @@ DEFAULT_SYSTEM_PROMPT = (
     "sufficient evidence, say so."
 )
 
-_LAZY = {"EventPrinter": "._render", "console": "._render", "print_error": "._render",
-         "chat_loop": "._chat"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "EventPrinter": "._render", "console": "._render", "print_error": "._render",
+    "chat_loop": "._chat"})
 
 
 @hookimpl
