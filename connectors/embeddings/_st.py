@@ -100,17 +100,29 @@ def _few_threads(n_texts: int) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
+#: Texts per forward pass on a CPU. sentence-transformers sorts the texts of one call
+#: by length and pads each batch to its longest text, so smaller batches waste fewer
+#: padded tokens; a CPU matrix multiply is already efficient at 16 texts x ~100 tokens.
+#: Chosen on SciFact chunks of <= 800 characters (the first 80 abstracts, one thread,
+#: calls of 128 texts, in chunks per CPU-second): 64 -> 6.6, 32 -> 7.7, 16 -> 9.1,
+#: 8 -> 10.0; vectors differ by <= 1.1e-7 between batch sizes.
+CPU_BATCH = 16
+#: On an accelerator larger batches keep the device busy.
+DEVICE_BATCH = 64
+
+
 class SentenceTransformerEmbedder:
     """Batched, L2-normalised float32 embeddings from a sentence-transformers model.
 
-    The model loads on first use, so building an embedder is free.
+    The model loads on first use, so building an embedder is free. ``batch_size``
+    defaults to :data:`CPU_BATCH` on the CPU and :data:`DEVICE_BATCH` elsewhere.
     """
 
     def __init__(self, model: str = "all-MiniLM-L6-v2", *, device: str = "cpu",
-                 batch_size: int = 64) -> None:
+                 batch_size: int | None = None) -> None:
         self.model_name = model
         self.device = device
-        self.batch_size = batch_size
+        self.batch_size = batch_size or (CPU_BATCH if device == "cpu" else DEVICE_BATCH)
 
     @property
     def model(self) -> Any:
