@@ -177,3 +177,26 @@ def test_after_a_failed_call_a_base_model_looks_up_with_another_tool(host):
     result = Agent(llm, tools=[broken, order_status], host=host).run("Where is order 42?")
     assert "shipped on 2026-11-20" in result.answer
     assert [c.tools for c in llm.calls] == [["broken", "order_status"], ["order_status"]]
+
+
+def test_a_base_model_choosing_a_one_text_tool_is_not_asked_for_its_text(host):
+    seen, shown = [], []
+
+    @tool
+    def search(query: str) -> ToolOutput:
+        """Search the documents."""
+        seen.append(query)
+        return ToolOutput("passages", citations=[SPECS])
+
+    def choose(messages, tools, options):
+        shown.extend((t.name, t.parameters) for t in tools)
+        return ToolCall("search", {})  # it only chooses: there is nothing to write
+
+    llm = ScriptedLLM(function=choose, writes_answers=False)
+    answer = Agent(llm, tools=[search, order_status], host=host).run(
+        "How long does the Aurora X2 keep logging during a power cut?").answer
+    params = dict(shown)
+    assert params["search"]["properties"] == {}  # the question will be its argument
+    assert params["order_status"] == order_status.parameters  # the model writes this one
+    assert seen == ["How long does the Aurora X2 keep logging during a power cut?"]
+    assert "36 hours" in answer and "[specs.md#2]" in answer
