@@ -162,7 +162,7 @@ def build_index(host: Any, article: dict[str, Any]) -> Any:
     from sapient.plugins.retrieval import DocumentIndex
 
     index = DocumentIndex.create(host.settings.index_dir(article["slug"]), overwrite=True,
-                                 settings=host.settings, embedder_resolver=host.embedder)
+                                 settings=host.settings, host=host)
     ids, texts = zip(*article["paragraphs"], strict=True)
     index.add_texts(list(texts), ids=list(ids))
     index.save()
