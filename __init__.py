@@ -5,6 +5,7 @@ Importing this package does no I/O, loads no plugins and imports no optional SDK
 
 from __future__ import annotations
 
+from sapient.core._lazy import lazy_exports
 from sapient.core.agent import Agent, ChatSession, Result
 from sapient.core.errors import (
     ConfigurationError,
@@ -35,7 +36,6 @@ __all__ = [
     "Citation",
     "ConfigurationError",
     "ConversationMemory",
-    "ConversationMemory",
     "GuardViolation",
     "Host",
     "LLM",
@@ -59,6 +59,7 @@ __all__ = [
     "Usage",
     "hookimpl",
     "hookspec",
+    "lazy_exports",
     "tool",
     "__version__",
 ]

@@ -18,13 +18,17 @@ from typing import Any
 __all__ = ["lazy_exports"]
 
 
-def lazy_exports(package: str, names: Mapping[str, str]
+def lazy_exports(package: str, names: Mapping[str, str],
+                 require: Callable[[], None] | None = None,
                  ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """Module ``__getattr__`` and ``__dir__`` that import ``names`` on first access.
 
     Args:
         package: the package's ``__name__``.
         names: public name -> module holding it, relative (``"._index"``) or absolute.
+        require: called before the first import of a name; an adapter of an optional
+            SDK raises its install hint here, so the user reads one sentence instead
+            of the ``ImportError`` of a private module.
 
     The value is cached in the package's namespace, so the import happens once.
     """
@@ -34,6 +38,8 @@ def lazy_exports(package: str, names: Mapping[str, str]
         target = table.get(name)
         if target is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        if require is not None:
+            require()
         value = getattr(importlib.import_module(target, package), name)
         setattr(sys.modules[package], name, value)
         return value

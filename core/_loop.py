@@ -28,9 +28,18 @@ from typing import Any
 
 import pydantic
 
-from .errors import GuardViolation, LLMError, ModelRetry, ToolArgumentError, ToolRefused
+from ._streamguard import StreamGuard
+from .errors import (
+    ApprovalPending,
+    GuardViolation,
+    LLMError,
+    ModelRetry,
+    ToolArgumentError,
+    ToolRefused,
+)
 from .llm import LLMResponse, forced_tool, tool_choice_mode
 from .messages import (
+    ApprovalRequested,
     Citation,
     Event,
     FinalAnswer,
@@ -38,6 +47,7 @@ from .messages import (
     ModelResponded,
     RunError,
     RunStarted,
+    TextDelta,
     ToolCall,
     ToolCallFinished,
     ToolCallRecord,
@@ -49,11 +59,45 @@ from .plugins import call_hookimpl
 from .runtime import ModelRequest, RunContext, ToolInvocation
 from .tools import Tool, serialize_result
 
-__all__ = ["Result", "Run", "StructuredOutput", "FINAL_RESULT_TOOL"]
+__all__ = ["Result", "Run", "StructuredOutput", "PendingCall", "FINAL_RESULT_TOOL",
+           "unanswered_calls"]
 
 FINAL_RESULT_TOOL = "final_result"
+_NOT_YET = ("Not taken yet: other calls of this turn wait for approval; give the final "
+            "result again after them.")
 
-ToolOutcome = tuple[ToolCallRecord, str, list[Citation]]
+#: A finished call: its record, the text the model reads (``None``: it waits for
+#: approval), and its citations.
+ToolOutcome = tuple[ToolCallRecord, str | None, list[Citation]]
+
+
+@dataclass
+class PendingCall:
+    """A tool call that waits for someone's approval (see ``ApprovalPending``).
+
+    Attributes:
+        call: the call as the model made it (its id is in ``Result.messages``).
+        reasons: why it needs approval, in plain words.
+    """
+
+    call: ToolCall
+    reasons: list[str] = field(default_factory=list)
+
+
+def unanswered_calls(messages: list[Message]) -> list[ToolCall]:
+    """The calls of the last assistant turn that no tool message answers yet.
+
+    Only when that turn is the end of the conversation (tool messages aside): those
+    are the calls a paused run still has to make when it resumes.
+    """
+    end = len(messages)
+    while end and messages[end - 1].role == "tool":
+        end -= 1
+    if not end or messages[end - 1].role != "assistant":
+        return []
+    answered = {m.tool_call_id for m in messages[end:]}
+    return [c for c in messages[end - 1].tool_calls
+            if c.id not in answered and c.name != FINAL_RESULT_TOOL]
 
 
 @dataclass
@@ -69,9 +113,11 @@ class Result:
         tool_calls: one record per tool call (arguments, result, error, duration).
         usage: token usage summed over every model call.
         stop_reason: ``"answer"``, ``"max_steps"``, ``"repeated_call"``,
-            ``"guard"`` or ``"output_invalid"``.
+            ``"guard"``, ``"output_invalid"`` or ``"approval_pending"``.
         error: a plain-language explanation when the run did not end with an answer.
         citations: evidence tools returned (e.g. retrieved passages).
+        pending: with ``"approval_pending"``: the calls that wait for approval; resume
+            with ``agent.run(None, history=result.messages)``.
     """
 
     answer: str | None
@@ -83,6 +129,7 @@ class Result:
     stop_reason: str
     error: str | None = None
     citations: list[Citation] = field(default_factory=list)
+    pending: list[PendingCall] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -199,15 +246,41 @@ class Run:
             self.options["output_schema"] = self.output.schema
         self.output_attempts = 0
         self.seen_calls: dict[tuple[str, str], int] = {}
+        self.pending: list[PendingCall] = []
+        # Streamed text passes the output guards before anyone sees it.
+        self.stream_guard = (StreamGuard(lambda text: self.guard("check_output", text))
+                             if streaming and self.pm.hook.check_output.get_hookimpls()
+                             else None)
         # A model that answers from memory needs no worker thread even in async runs.
         self.inline_model = sync or getattr(self.llm, "blocking", True) is False
 
     # -- events and endings ------------------------------------------------------------
 
     def emit(self, event: Event) -> None:
-        """Deliver ``event`` to the run's sink, then to the ``on_event`` hooks."""
+        """Deliver ``event`` to the run's sink, then to the ``on_event`` hooks.
+
+        Streamed text goes through the stream guard first (it may hold it back).
+        """
+        if self.stream_guard is not None and isinstance(event, TextDelta):
+            text = self.stream_guard.feed(event.text)
+            if not text:
+                return
+            event = TextDelta(text)
+        self._deliver(event)
+
+    def _deliver(self, event: Event) -> None:
         self.sink(event)
         self.pm.hook.on_event(event=event, run=self.ctx)
+
+    def release_text(self, final: str | None = None, *, drop: bool = False) -> None:
+        """End the model turn's stream: the held-back text, guarded (or ``drop`` it)."""
+        guard = self.stream_guard
+        if guard is None:
+            return
+        rest = "" if drop else guard.flush(final)
+        guard.reset()
+        if rest:
+            self._deliver(TextDelta(rest))
 
     def guard(self, hook_name: str, text: str) -> str:
         """Pass ``text`` through the ``check_input``/``check_output`` hooks in turn."""
@@ -220,8 +293,9 @@ class Run:
     def finish(self, answer: str | None, output: Any, reason: str,
                error: str | None = None) -> Result:
         """The :class:`Result`, announced by a ``FinalAnswer`` event."""
+        self.release_text(drop=reason == "guard")
         result = Result(answer, output, self.messages, self.events, self.records,
-                        self.ctx.usage, reason, error, self.citations)
+                        self.ctx.usage, reason, error, self.citations, list(self.pending))
         self.emit(FinalAnswer(answer, output, reason, result))
         return result
 
@@ -242,15 +316,31 @@ class Run:
         self.messages.append(Message.user(prompt))
         return None
 
-    def resume(self) -> None:
-        """Continue a run whose prompt and steps so far are the history (saved messages
-        of a run that crashed, see :mod:`sapient.core.checkpoint`); nothing is added."""
+    async def resume(self) -> Result | None:
+        """Continue a run whose prompt and steps so far are the history: saved messages
+        of a run that crashed (:mod:`sapient.core.checkpoint`), or of a run paused for
+        approval. Calls of the last turn that no tool message answers run first
+        (through the ``call_tool`` hooks, so the policy asks again); a run paused
+        again ends here, otherwise the model goes on."""
         last = next((m.content or "" for m in reversed(self.messages) if m.role == "user"), "")
         self.emit(RunStarted(last))
+        self.ctx.state["resumed"] = True
+        calls = unanswered_calls(self.messages)
+        if not calls:
+            return None
+        self._add_results(await self._run_tools(calls, self.ctx.step))
+        return self.pause() if self.pending else None
+
+    def pause(self) -> Result:
+        """End the run until the pending calls are answered (``approval_pending``)."""
+        names = ", ".join(f"'{p.call.name}'" for p in self.pending)
+        return self.finish(None, None, "approval_pending",
+                           f"Waiting for approval of {names}; resume the run once answered.")
 
     async def model_turn(self, step: int) -> LLMResponse:
         """One model call through the ``call_model`` hooks; its message joins the run."""
         self.ctx.step = step
+        self.release_text()  # a new turn: nothing of the last one may stay held
         request = ModelRequest(self.llm, self.messages, self.tools, dict(self.options),
                                self.ctx, self.streaming)
         try:
@@ -270,6 +360,8 @@ class Run:
         self.ctx.usage = self.ctx.usage + response.usage
         for i, call in enumerate(response.tool_calls):
             call.id = call.id or f"call_{step}_{i}"
+        if response.tool_calls:
+            self.release_text()  # text before tool calls is not the answer: show it now
         assistant = response.to_message()
         self.messages.append(assistant)
         self.emit(ModelResponded(assistant, response.usage, step))
@@ -287,18 +379,29 @@ class Run:
         final = [c for c in response.tool_calls
                  if self.output is not None and c.name == FINAL_RESULT_TOOL]
         calls = [c for c in response.tool_calls if not any(c is f for f in final)]
-        for record, content, cites in await self._run_tools(calls, step):
+        self._add_results(await self._run_tools(calls, step))
+        self._relax_tool_choice(calls)
+        if self.pending:  # the final result comes after the approvals
+            for call in final:
+                self.messages.append(Message.tool(_NOT_YET, tool_call_id=call.id,
+                                                  name=FINAL_RESULT_TOOL))
+            return self.pause()
+        for extra in final[1:]:
+            self.messages.append(Message.tool("Ignored: only the first final result counts.",
+                                              tool_call_id=extra.id, name=FINAL_RESULT_TOOL))
+        return self.output_turn(final[0].arguments, call=final[0]) if final else None
+
+    def _add_results(self, outcomes: list[ToolOutcome]) -> None:
+        """Put finished calls' results into the conversation (waiting ones stay out)."""
+        for record, content, cites in outcomes:
+            if content is None:
+                continue
             self.records.append(record)
             self.citations.extend(cites)
             self.messages.append(Message.tool(
                 content, tool_call_id=record.call_id, name=record.name,
                 metadata={"untrusted": True, "source": record.source,
                           "error": record.error is not None}))
-        self._relax_tool_choice(calls)
-        for extra in final[1:]:
-            self.messages.append(Message.tool("Ignored: only the first final result counts.",
-                                              tool_call_id=extra.id, name=FINAL_RESULT_TOOL))
-        return self.output_turn(final[0].arguments, call=final[0]) if final else None
 
     def text_turn(self, response: LLMResponse) -> Result | None:
         """A reply without tool calls: structured output to check, or the answer."""
@@ -339,6 +442,7 @@ class Run:
             text = self.guard("check_output", text)
         except GuardViolation as exc:
             return self.stop("guard", str(exc))
+        self.release_text(text)  # the stream ends with exactly the guarded answer
         return self.finish(text, text, "answer")
 
     # -- inside the tool turn ----------------------------------------------------------
@@ -395,6 +499,10 @@ class Run:
             record.source = tool.source
             try:
                 content, cites = self._invoke(tool, call, record)
+            except ApprovalPending as exc:  # asked someone who answers later: pause
+                self.pending.append(PendingCall(call, list(exc.reasons)))
+                self.emit(ApprovalRequested(call, list(exc.reasons), step))
+                return record, None, []
             except ToolArgumentError as exc:
                 content, record.error = f"Error: {exc}", str(exc)
             except ModelRetry as exc:

@@ -266,7 +266,7 @@ class Agent:
         suspends (see the module docstring).
         """
         run = Run(self, history, sink, events, streaming=streaming, sync=sync)
-        result = run.start(prompt) if prompt is not None else run.resume()
+        result = run.start(prompt) if prompt is not None else await run.resume()
         step = 0
         while result is None and step < self.max_steps:
             step += 1

@@ -28,7 +28,7 @@ from .errors import SapientError
 from .plugins import ENTRY_POINT_GROUP, Host
 from .settings import Settings
 
-__all__ = ["main", "build_parser", "EXIT_OK", "EXIT_NO_RESULT", "EXIT_USAGE", "EXIT_INTERRUPTED"]
+__all__ = ["main", "build_parser", "trace_spec", "EXIT_OK", "EXIT_NO_RESULT", "EXIT_USAGE", "EXIT_INTERRUPTED"]
 
 EXIT_OK, EXIT_NO_RESULT, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -65,13 +65,40 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool = False) 
             parser.add_argument(flag, default=default, help=helptext)
 
 
+def trace_spec(value: str) -> str:
+    """A ``--trace`` value as a tracing spec: a file becomes ``jsonl:FILE``."""
+    if value in ("otlp", "otel") or value.startswith(("jsonl:", "otlp:", "otel:")):
+        return value
+    return f"jsonl:{value}"
+
+
+def _extra(known: argparse.Namespace, environ: dict[str, str]) -> dict[str, object]:
+    """Settings the default MCP, tracing and policy plugins read, from ``--mcp``,
+    ``--trace`` and ``--allow-tool``."""
+    extra: dict[str, object] = {}
+    if known.mcp:
+        from_env = environ.get("SAPIENT_MCP_SERVERS", "").strip()
+        extra["mcp_servers"] = ([from_env] if from_env else []) + list(known.mcp)
+    if known.trace:
+        extra["trace"] = trace_spec(known.trace)
+    if known.allow_tool:
+        from_env = environ.get("SAPIENT_ALLOW_TOOLS", "").split(",")
+        extra["allow_tools"] = [n for n in from_env if n.strip()] + list(known.allow_tool)
+    return extra
+
+
 def settings_from_argv(argv: Sequence[str]) -> Settings:
     """Settings from the environment and the global options found anywhere in ``argv``."""
     pre = argparse.ArgumentParser(add_help=False)
-    for flag in ("--llm", "--home", "--index", "--graph"):
+    for flag in ("--llm", "--home", "--index", "--graph", "--trace"):
         pre.add_argument(flag)
+    pre.add_argument("--mcp", action="append")
+    pre.add_argument("--allow-tool", action="append")
     known, _ = pre.parse_known_args(list(argv))
     settings = Settings.from_env(llm=known.llm, home=known.home, index=known.index)
+    extra = _extra(known, dict(os.environ))
+    if extra:
+        settings = settings.with_(extra={**settings.extra, **extra})
     if known.graph:
         graph = known.graph
         if ":" not in graph:  # a bare name: the embedded graph of that name

@@ -22,6 +22,7 @@ __all__ = [
     "GuardViolation",
     "OutputValidationError",
     "ToolRefused",
+    "ApprovalPending",
 ]
 
 
@@ -177,3 +178,26 @@ def not_utf8(what: object, exc: UnicodeDecodeError) -> str:
     byte = f"byte 0x{bad[0]:02x} " if bad else ""
     return (f"{what} is not UTF-8 text ({byte}at position {exc.start}); save it as UTF-8 "
             "and run again.")
+
+
+class ApprovalPending(SapientError):
+    """An approval callback cannot answer now: pause the run until someone does.
+
+    Raised by an ``approve`` callback (never by a tool). The loop does not run the
+    call; when the turn's other calls are done the run ends with
+    ``stop_reason="approval_pending"`` and the waiting calls in ``Result.pending``.
+    ``agent.run(None, history=result.messages)`` later resumes it: the calls still
+    unanswered there run first (asking the callback again, which now answers), then
+    the model goes on. ``sapient serve`` uses this to hand a side-effecting call to
+    its client as an OpenAI ``tool_calls`` entry (docs/security.md).
+
+    Attributes:
+        tool: the tool whose call waits.
+        reasons: why approval is needed, in plain words.
+    """
+
+    def __init__(self, message: str = "This call waits for approval.", *, tool: str = "",
+                 reasons: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.tool = tool
+        self.reasons = reasons or []

@@ -208,7 +208,10 @@ def check_output(text: str, run: RunContext) -> str | None:
     """Guard the final answer before it is returned.
 
     Called once per run on the final text. Raise ``GuardViolation`` to refuse;
-    return a string to replace the answer; ``None`` leaves it.
+    return a string to replace the answer; ``None`` leaves it. While a run streams, it
+    is also called on the text of the model turn so far (before each release of
+    streamed text, see ``sapient.core._streamguard``), so it must depend on the text
+    alone and do nothing else (no counting, no side effects).
 
     Returns ``str | None``. Not firstresult.
     """

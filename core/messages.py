@@ -25,6 +25,7 @@ __all__ = [
     "ModelResponded",
     "ToolCallStarted",
     "ToolCallFinished",
+    "ApprovalRequested",
     "FinalAnswer",
     "RunError",
 ]
@@ -210,6 +211,16 @@ class ToolCallStarted(Event):
 @dataclass(slots=True)
 class ToolCallFinished(Event):
     record: ToolCallRecord
+    step: int
+
+
+@dataclass(slots=True)
+class ApprovalRequested(Event):
+    """A call waits for someone's approval; the run pauses after this turn
+    (``stop_reason="approval_pending"``) instead of finishing the call."""
+
+    call: ToolCall
+    reasons: list[str]
     step: int
 
 

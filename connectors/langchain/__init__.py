@@ -14,9 +14,9 @@ Importing this module imports no LangChain package; each function does on first 
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
+from sapient.core._lazy import lazy_exports
 from sapient.core.errors import ConfigurationError
 from sapient.core.hookspecs import hookimpl
 
@@ -35,22 +35,22 @@ __all__ = [
 
 INSTALL_HINT = "LangChain interop needs langchain-core: pip install 'sapient[langchain-core]'."
 
-_LAZY = {
-    "LangChainLLM": "_llm", "from_ai_message": "_llm", "to_langchain_messages": "_llm",
-    "to_langchain_tool": "_tools", "from_langchain_tool": "_tools",
-    "SapientRetriever": "_documents", "as_retriever": "_documents",
-    "load_documents": "_documents", "ingest_langchain_documents": "_documents",
-}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        try:
-            import langchain_core  # noqa: F401
-        except ImportError as exc:
-            raise ConfigurationError(f"{INSTALL_HINT} ({exc})") from exc
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def _require_langchain_core() -> None:
+    """One sentence with the install hint when ``langchain-core`` is missing."""
+    try:
+        import langchain_core  # noqa: F401
+    except ImportError as exc:
+        raise ConfigurationError(f"{INSTALL_HINT} ({exc})") from exc
+
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "LangChainLLM": "._llm", "from_ai_message": "._llm", "to_langchain_messages": "._llm",
+    "to_langchain_tool": "._tools", "from_langchain_tool": "._tools",
+    "SapientRetriever": "._documents", "as_retriever": "._documents",
+    "load_documents": "._documents", "ingest_langchain_documents": "._documents",
+}, require=_require_langchain_core)
 
 
 def from_spec(rest: str, settings: Any = None) -> Any:

@@ -15,7 +15,7 @@ Importing this module imports no SDK; it loads when a server or client starts.
 
 from __future__ import annotations
 
-from typing import Any
+from sapient.core._lazy import lazy_exports
 
 from ._spec import ServerSpec, parse_server, parse_servers
 
@@ -33,16 +33,8 @@ __all__ = [
     "serve_stdio",
 ]
 
-_LAZY = {
-    "MCPToolset": "_client", "mcp_tools": "_client", "result_text": "_client",
-    "build_server": "_server", "serve_stdio": "_server", "http_app": "_server",
-    "serve_http": "_server", "is_loopback": "_server",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "MCPToolset": "._client", "mcp_tools": "._client", "result_text": "._client",
+    "build_server": "._server", "serve_stdio": "._server", "http_app": "._server",
+    "serve_http": "._server", "is_loopback": "._server",
+})

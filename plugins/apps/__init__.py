@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sapient import hookimpl
+from sapient import hookimpl, lazy_exports
 
 if TYPE_CHECKING:
     from ._chat import chat_loop
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_SYSTEM_PROMPT",
+    "agent_flags",
     "EventPrinter",
     "chat_loop",
     "console",
@@ -39,16 +40,26 @@ DEFAULT_SYSTEM_PROMPT = (
     "sufficient evidence, say so."
 )
 
-_LAZY = {"EventPrinter": "._render", "console": "._render", "print_error": "._render",
-         "chat_loop": "._chat"}
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "EventPrinter": "._render", "console": "._render", "print_error": "._render",
+    "chat_loop": "._chat"})
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def agent_flags(p: Any) -> None:
+    """``--mcp SERVER``, ``--trace FILE`` and ``--allow-tool NAME``, for commands that run an agent (run, chat,
+    serve). The ``sapient`` dispatcher reads them into the host's settings before the
+    command starts (``settings_from_argv``), like ``--index`` and ``--graph``, so the MCP
+    tools and the tracer are the command's host's."""
+    p.add_argument("--mcp", action="append", metavar="SERVER",
+                   help="give the agent the tools of this MCP server: a command line "
+                   "('python server.py') or a URL (repeatable; same forms as "
+                   "SAPIENT_MCP_SERVERS, whose servers it adds to)")
+    p.add_argument("--trace", metavar="FILE", help="trace the runs as JSON lines appended to "
+                   "FILE (or a SAPIENT_TRACE spec: otlp, otlp:URL, otel); read it with "
+                   "'sapient trace show FILE'")
+    p.add_argument("--allow-tool", action="append", metavar="NAME",
+                   help="let this side-effecting tool run without asking (repeatable; adds "
+                   "to SAPIENT_ALLOW_TOOLS); the other safety rules still apply")
 
 
 @hookimpl

@@ -14,6 +14,7 @@ from typing import Any
 
 from sapient import Agent, ConfigurationError, Result
 
+from . import agent_flags
 from ._chat import chat_loop
 from ._render import EventPrinter, console, print_error
 
@@ -38,6 +39,7 @@ def _agent_options(p: argparse.ArgumentParser) -> None:
                         "SAPIENT_HOME/graphs or a store spec (env SAPIENT_GRAPH)")
     p.add_argument("--system", help="system prompt")
     p.add_argument("--max-steps", type=int, default=8, help="most model calls per answer")
+    agent_flags(p)
 
 
 def configure_run(parser: argparse.ArgumentParser) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sapient import hookimpl
+from sapient import hookimpl, lazy_exports
 
 if TYPE_CHECKING:
     from ._agent import SYSTEM_PROMPT, build_agent, run_demo
@@ -30,16 +30,9 @@ __all__ = ["DATA_DIR", "DEFAULT_LLM", "SAMPLE_QUESTIONS", "SYSTEM_PROMPT", "buil
 
 from ._data import DATA_DIR, DEFAULT_LLM, SAMPLE_QUESTIONS  # noqa: E402 - no heavy imports
 
-_LAZY = {"build_agent": "._agent", "run_demo": "._agent", "SYSTEM_PROMPT": "._agent",
-         "prepare": "._prepare", "graph_spec": "._prepare", "demo_tools": "._tools"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "build_agent": "._agent", "run_demo": "._agent", "SYSTEM_PROMPT": "._agent",
+    "prepare": "._prepare", "graph_spec": "._prepare", "demo_tools": "._tools"})
 
 
 @hookimpl

@@ -40,7 +40,9 @@ def configured_servers(settings: Any) -> list[Any]:
     if isinstance(value, dict):
         value = value.get("mcpServers", value)
         return [parse_server({"name": k, **v}) for k, v in value.items()]
-    return [parse_server(v) for v in value]
+    # A list (``--mcp`` flags): each text in any form SAPIENT_MCP_SERVERS takes.
+    return [spec for v in value
+            for spec in (parse_servers(v) if isinstance(v, str) else [parse_server(v)])]
 
 
 @hookimpl

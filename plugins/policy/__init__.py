@@ -24,6 +24,7 @@ answers with ``check_output`` (redaction). An agent may pass its own
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -51,24 +52,68 @@ __all__ = [
     "redact_secrets",
     "redact_pii",
     "policy_for",
+    "allowed_tools",
     "terminal_approver",
 ]
 
 
+def allowed_tools(settings: Any) -> frozenset[str]:
+    """Tools the user allowed to run without asking, by name: ``--allow-tool NAME``
+    (``settings.extra["allow_tools"]``) or ``SAPIENT_ALLOW_TOOLS=a,b``."""
+    extra = getattr(settings, "extra", None) or {}
+    names = extra.get("allow_tools")
+    if names is None:
+        names = os.environ.get("SAPIENT_ALLOW_TOOLS", "")
+    if isinstance(names, str):
+        names = names.split(",")
+    return frozenset(n.strip() for n in names if isinstance(n, str) and n.strip())
+
+
 def policy_for(run: Any) -> Policy:
-    """The run's policy: the agent's own, or a default one with the agent's approver."""
+    """The run's policy: the agent's own, or a default one with the agent's approver and
+    the tools its host's settings allow."""
     if run is None:
         return Policy.permissive()
     cached = run.state.get("policy")
     if cached is None:
         agent = run.agent
-        cached = getattr(agent, "policy", None) or Policy(approve=getattr(agent, "approve", None))
+        cached = getattr(agent, "policy", None)
+        if cached is None:
+            host = getattr(agent, "host", None)
+            cached = Policy(approve=getattr(agent, "approve", None),
+                            allow=allowed_tools(getattr(host, "settings", None)))
         run.state["policy"] = cached
     return cached
 
 
 def _taint(run: Any) -> Taint:
-    return run.state.setdefault("policy.taint", Taint())
+    taint = run.state.get("policy.taint")
+    if taint is None:
+        taint = run.state["policy.taint"] = Taint()
+        if run.state.get("resumed"):
+            _seed(run, taint)
+    return taint
+
+
+def _seed(run: Any, taint: Taint) -> None:
+    """A resumed run (one paused for approval) starts with what its turn had read.
+
+    The tool results after the last user message belong to the turn that paused; a
+    fresh :class:`Taint` would forget them and let a later call through that the
+    untrusted text asked for.
+    """
+    messages = list(run.messages)
+    start = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1) + 1
+    tools = getattr(run.agent, "tools", {}) or {}
+    for m in messages[start:]:
+        tool = tools.get(m.name or "")
+        if m.role != "tool" or tool is None or (m.metadata or {}).get("error"):
+            continue
+        text = m.content or ""
+        findings = detect_injection(text, _tool_names(run))
+        if findings and m.tool_call_id:
+            findings_of(run)[m.tool_call_id] = findings
+        Policy.observe(tool, taint, text, findings)
 
 
 def _user_text(run: Any) -> str:
@@ -87,7 +132,8 @@ def call_tool(invocation: Any) -> Any:
         return (yield)
     policy = policy_for(run)
     taint = _taint(run)
-    policy.check(invocation.tool, invocation.arguments, taint, _user_text(run), run)
+    policy.check(invocation.tool, invocation.arguments, taint, _user_text(run), run,
+                 invocation.call.id)
     result = yield
     if policy.enabled:
         text = serialize_result(result)
@@ -104,6 +150,8 @@ def call_model(request: Any) -> Any:
     """Show the model its tool results as quarantined data."""
     run = request.run
     policy = policy_for(run)
+    if run is not None and policy.enabled:
+        _taint(run)  # a resumed run marks what its turn read before the pause
     if run is not None and policy.enabled and policy.quarantine:
         tools = getattr(run.agent, "tools", {}) or {}
 

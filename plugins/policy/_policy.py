@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sapient.core.effects import READS_PRIVATE, READS_UNTRUSTED, SIDE_EFFECTS
-from sapient.core.errors import ConfigurationError, ToolRefused
+from sapient.core.errors import ApprovalPending, ConfigurationError, ToolRefused
 
 from ._detect import Finding
 
@@ -47,6 +47,7 @@ class ApprovalRequest:
     effects: frozenset[str] | None
     reasons: list[str]
     run: Any = None
+    call_id: str = ""
 
     def describe(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.arguments.items())
@@ -176,18 +177,29 @@ class Policy:
         return reasons
 
     def check(self, tool: Any, arguments: dict[str, Any], taint: Taint, user_text: str,
-              run: Any = None) -> None:
-        """Raise :class:`ToolRefused` unless the call may run (asking when needed)."""
+              run: Any = None, call_id: str = "") -> None:
+        """Raise :class:`ToolRefused` unless the call may run (asking when needed).
+
+        An approval callback that cannot answer now raises
+        :class:`~sapient.core.errors.ApprovalPending`; it passes through (with the tool
+        and the reasons filled in) and the loop pauses the run.
+        """
         reasons = self.reasons(tool, arguments, taint, user_text)
         if not reasons:
             return
-        request = ApprovalRequest(tool.name, arguments, tool.effects, reasons, run)
+        request = ApprovalRequest(tool.name, arguments, tool.effects, reasons, run, call_id)
         if self.approve is None:
             raise ToolRefused(
                 f"'{tool.name}' needs approval because {' and '.join(reasons)}, and no one "
                 "was asked (no approval callback). Do not retry it; tell the user what you "
                 "wanted to do.", tool=tool.name, reasons=reasons)
-        if not self.approve(request):
+        try:
+            approved = self.approve(request)
+        except ApprovalPending as exc:
+            exc.tool = exc.tool or tool.name
+            exc.reasons = exc.reasons or reasons
+            raise
+        if not approved:
             raise ToolRefused(f"The user declined '{tool.name}'. Do not retry it.",
                               tool=tool.name, reasons=reasons)
 

@@ -3,7 +3,9 @@
 Endpoints: ``POST /v1/chat/completions`` (streamed or not; tool steps in an extra
 ``sapient`` field), ``GET /v1/models``, ``GET /health`` and the chat page at ``/``.
 Stateless by default; the ``X-Sapient-Session`` header names a server-side session kept
-in a session store (memory, SQLite or Redis). See docs/serving.md.
+in a session store (memory, SQLite or Redis). A side-effecting call the policy holds
+back goes to the client as an OpenAI ``tool_calls`` entry, which a ``tool`` message
+approves or denies (``_approvals.py``). See docs/serving.md and docs/security.md.
 
 This module is a default plugin and imports no web framework: FastAPI and uvicorn
 (``pip install 'sapient[api]'``) load when the command runs or an app is built.

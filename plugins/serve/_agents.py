@@ -17,6 +17,7 @@ from typing import Any
 
 from sapient import Agent, ConfigurationError, Host
 
+from ._approvals import approver
 from ._config import DEFAULT_SYSTEM_PROMPT, ServeConfig
 
 __all__ = ["AgentPool", "build_agent", "load_plugins"]
@@ -51,6 +52,7 @@ def build_agent(config: ServeConfig, host: Host | None, plugins: list[Any]) -> A
         plugins=plugins,
         host=host,
         model_options=dict(config.model_options),
+        approve=approver,  # a call that needs a yes goes to the client (_approvals.py)
     )
     agent.pm  # noqa: B018 - builds the plugin manager (and the default host if none was given)
     if config.tools is None:
@@ -81,7 +83,8 @@ class AgentPool:
             agent = Agent(base.llm, tools=list(base.tools.values()),
                           system_prompt=base.system_prompt, max_steps=base.max_steps,
                           plugins=self._plugins, host=base.host,
-                          model_options={**base.model_options, **options})
+                          model_options={**base.model_options, **options},
+                          approve=base.approve)
             self._variants[key] = agent
             while len(self._variants) > self._size:
                 self._variants.popitem(last=False)

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from sapient import ConfigurationError, Host
+from sapient.plugins.apps import agent_flags
 
 from ._config import ServeConfig, load_config
 
@@ -35,9 +36,13 @@ def configure(p: argparse.ArgumentParser) -> None:
                    "sqlite:PATH, redis://HOST:PORT/DB")
     p.add_argument("--session-ttl", type=float, metavar="SECONDS",
                    help="forget sessions idle this long (default 86400)")
+    p.add_argument("--memory-tokens", type=int, metavar="N",
+                   help="keep each session's conversation under N tokens (old turns "
+                   "summarised, early facts recalled); default: the last messages as they are")
     p.add_argument("--api-key-env", metavar="NAME",
                    help="environment variable holding the API key (default SAPIENT_API_KEY)")
     p.add_argument("--no-page", action="store_true", help="do not serve the web chat page at /")
+    agent_flags(p)
 
 
 def _config_from(args: argparse.Namespace) -> ServeConfig:
@@ -45,7 +50,8 @@ def _config_from(args: argparse.Namespace) -> ServeConfig:
     overrides = {"llm": args.llm, "host": args.bind_host, "port": args.port,
                  "system_prompt": args.system, "max_steps": args.max_steps,
                  "model_name": args.model_name, "sessions": args.sessions,
-                 "session_ttl_s": args.session_ttl, "api_key_env": args.api_key_env}
+                 "session_ttl_s": args.session_ttl, "api_key_env": args.api_key_env,
+                 "memory_tokens": args.memory_tokens}
     for name, value in overrides.items():
         if value is not None:
             setattr(config, name, value)

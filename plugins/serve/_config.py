@@ -27,7 +27,7 @@ DEFAULT_SYSTEM_PROMPT = (
 #: TOML section of each setting: ``[server]`` for how it listens, ``[agent]`` for what answers.
 _AGENT_KEYS = ("llm", "tools", "system_prompt", "max_steps", "plugins", "model_options")
 _SERVER_KEYS = ("host", "port", "model_name", "api_key_env", "sessions", "session_ttl_s",
-                "max_session_messages", "max_body_bytes", "page")
+                "max_session_messages", "memory_tokens", "max_body_bytes", "page")
 
 
 @dataclass
@@ -55,6 +55,10 @@ class ServeConfig:
         sessions: the session store: ``memory``, ``sqlite:PATH`` or ``redis://HOST:PORT/DB``.
         session_ttl_s: a session idle this long is forgotten.
         max_session_messages: a longer session history drops its oldest turns.
+        memory_tokens: keep each session's conversation under this many tokens with a
+            :class:`~sapient.ConversationMemory` (old turns summarised, facts the user
+            stated recalled when relevant) instead of sending every kept message;
+            ``None`` (default) sends the kept messages as they are.
         max_body_bytes: larger request bodies are refused (413).
         page: serve the web chat page at ``/``.
     """
@@ -73,6 +77,7 @@ class ServeConfig:
     sessions: str = "memory"
     session_ttl_s: float = 86_400.0
     max_session_messages: int = 400
+    memory_tokens: int | None = None
     max_body_bytes: int = 4_000_000
     page: bool = True
 
@@ -89,6 +94,11 @@ class ServeConfig:
             value = getattr(self, name)
             if not isinstance(value, int | float) or value <= 0:
                 raise ConfigurationError(f"{name} must be a positive number, not {value!r}.")
+        if self.memory_tokens is not None and (
+                not isinstance(self.memory_tokens, int) or self.memory_tokens < 64):
+            raise ConfigurationError(f"memory_tokens must be a whole number of at least 64 (a "
+                                     f"model context is thousands of tokens), not "
+                                     f"{self.memory_tokens!r}.")
         if self.api_key is not None and not self.api_key.strip():
             raise ConfigurationError(f"The API key in {self.api_key_env} is empty; set a real "
                                      "key or unset the variable.")
@@ -159,7 +169,7 @@ def _typed(values: dict[str, Any], source: Path) -> ServeConfig:
                 "plugins": list, "model_options": dict, "host": str, "port": int,
                 "model_name": str, "api_key_env": str, "sessions": str,
                 "session_ttl_s": (int, float), "max_session_messages": int,
-                "max_body_bytes": int, "page": bool}
+                "memory_tokens": int, "max_body_bytes": int, "page": bool}
     for key, value in values.items():
         kind = expected[key]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):

@@ -32,7 +32,8 @@ __all__ = [
 ]
 
 #: Standard finish reasons for Sapient's stop reasons.
-_FINISH = {"answer": "stop", "guard": "content_filter", "output_invalid": "stop"}
+_FINISH = {"answer": "stop", "guard": "content_filter", "output_invalid": "stop",
+           "approval_pending": "tool_calls"}
 
 
 class APIError(Exception):
@@ -236,11 +237,16 @@ def finish_reason(stop_reason: str) -> str:
 
 
 def completion(cid: str, model: str, answer: str | None, stop_reason: str, usage: Any,
-               extension: dict[str, Any]) -> dict[str, Any]:
-    """A non-streamed ``chat.completion`` with Sapient's ``sapient`` extension field."""
+               extension: dict[str, Any],
+               tool_calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A non-streamed ``chat.completion`` with Sapient's ``sapient`` extension field
+    (and the calls waiting for approval as ``tool_calls``)."""
+    message: dict[str, Any] = {"role": "assistant", "content": answer}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
     return {
         "id": cid, "object": "chat.completion", "created": int(time.time()), "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer},
+        "choices": [{"index": 0, "message": message,
                      "finish_reason": finish_reason(stop_reason), "logprobs": None}],
         "usage": usage_dict(usage),
         "sapient": extension,

@@ -1,10 +1,10 @@
 """Server-side sessions named by the ``X-Sapient-Session`` header, in a session store.
 
 A session holds the conversation so far (Sapient messages as OpenAI-style dicts, tool
-results included and still marked untrusted) and a ``pending`` list reserved for tool
-calls that wait for a person's approval (the approval policy fills it; the server then
-answers with those calls as ``tool_calls`` and the next request's ``tool`` messages
-approve or deny them).
+results included and still marked untrusted) and a ``pending`` list of the tool calls
+that wait for a person's approval (``id``, ``name``, ``arguments``, ``reasons``): the
+server answered with them as ``tool_calls``, and the next request's ``tool`` messages
+approve or deny them (see ``_approvals.py``).
 
 Every store keeps a version number per session and saves with compare-and-set: two
 requests that continue the same session at once cannot both win; the later one gets
@@ -60,21 +60,26 @@ def check_session_id(value: str) -> bool:
 
 @dataclass
 class SessionState:
-    """One session: its messages, tool calls awaiting approval, and its version."""
+    """One session: its messages, tool calls awaiting approval, its version, and the
+    state of its conversation memory (``ConversationMemory.to_dict()``) when the server
+    keeps sessions under a token budget."""
 
     messages: list[dict[str, Any]] = field(default_factory=list)
     pending: list[dict[str, Any]] = field(default_factory=list)
     version: int = 0
+    memory: dict[str, Any] | None = None
 
     def dumps(self) -> str:
         return json.dumps({"version": self.version, "messages": self.messages,
-                           "pending": self.pending}, ensure_ascii=False, default=str)
+                           "pending": self.pending, "memory": self.memory},
+                          ensure_ascii=False, default=str)
 
     @classmethod
     def loads(cls, text: str | bytes) -> SessionState:
         data = json.loads(text)
+        memory = data.get("memory")
         return cls(list(data.get("messages", [])), list(data.get("pending", [])),
-                   int(data.get("version", 0)))
+                   int(data.get("version", 0)), memory if isinstance(memory, dict) else None)
 
 
 class SessionStore(Protocol):

@@ -434,9 +434,10 @@ def test_stream_event_sequence(add_tool):
     llm = ScriptedLLM([ToolCall("add", {"a": 1, "b": 2}), "The sum is 3."])
     events = list(Agent(llm, tools=[add_tool]).stream("1+2?"))
     kinds = [e.kind for e in events]
+    # The answer is shorter than the stream guard's window: the guards see it whole
+    # and it is released once, at the end of its turn (see core/_streamguard.py).
     assert kinds == ["RunStarted", "ModelResponded", "ToolCallStarted", "ToolCallFinished",
-                     "TextDelta", "TextDelta", "TextDelta", "TextDelta", "ModelResponded",
-                     "FinalAnswer"]
+                     "ModelResponded", "TextDelta", "FinalAnswer"]
     assert isinstance(events[0], RunStarted) and events[0].prompt == "1+2?"
     assert isinstance(events[2], ToolCallStarted) and events[2].call.name == "add"
     assert isinstance(events[3], ToolCallFinished) and events[3].record.result == "3"

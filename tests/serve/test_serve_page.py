@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sapient import Citation, ToolOutput, tool
+from sapient import Citation, ToolCall, ToolOutput, tool
 from sapient.connectors.scripted import ScriptedLLM
 from sapient.plugins.serve import ServeConfig
 from serve_helpers import ARTIFACTS, PASSAGES, rag_reply
@@ -163,3 +163,51 @@ def test_the_page_asks_for_the_api_key_when_one_is_needed(serve_app, host, brows
     WebDriverWait(browser, 20).until(ec.text_to_be_present_in_element((By.ID, "model"), "sapient"))
     seen = _ask(browser, "echo me", 0)
     assert seen[-1] == ("done", "echo me")
+
+
+def test_the_page_asks_before_a_side_effect_and_resumes_on_approve(serve_app, host, browser):
+    """A held-back call shows as a question with Approve / Deny; Deny keeps it from
+    running, Approve runs it once and the answer follows."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    deleted = []
+
+    @tool(effects=["writes"])
+    def delete_records(ids: list[int]) -> str:
+        """Delete records by id.
+
+        Args:
+            ids: the records to delete.
+        """
+        deleted.append(ids)
+        return f"deleted {len(ids)} records"
+
+    def reply(messages, tools, options):
+        last_user = max(i for i, m in enumerate(messages) if m.role == "user")
+        results = [m for m in messages[last_user:] if m.role == "tool"]
+        if not results:
+            return ToolCall("delete_records", {"ids": [1, 2]})
+        return f"The tool said: {results[-1].content}"
+
+    server = serve_app(ServeConfig(llm=ScriptedLLM(function=reply), tools=[delete_records]),
+                       host)
+    browser.get(server.url + "/")
+    WebDriverWait(browser, 20).until(ec.text_to_be_present_in_element((By.ID, "model"), "sapient"))
+    wait = WebDriverWait(browser, 30)
+    for n, (verdict, expected) in enumerate((("deny", "Refused: The user declined"),
+                                             ("approve", "deleted 2 records"))):
+        box = browser.find_element(By.ID, "prompt")
+        box.send_keys(f"Delete records 1 and 2 ({verdict}).\n")
+        ask = wait.until(lambda d, n=n: d.find_elements(
+            By.CSS_SELECTOR, "article.msg.assistant[data-state='waiting'] .approval"))
+        assert "Allow delete_records?" in ask[0].text and '"ids"' in ask[0].text
+        assert "side effects (writes)" in ask[0].text
+        assert deleted == []  # nothing ran while it waits (and the denied call never did)
+        ask[0].find_element(By.CSS_SELECTOR, f"button.{verdict}").click()
+        answers = wait.until(lambda d, k=2 * n + 1: (
+            lambda a: a if len(a) > k and a[k].get_attribute("data-state") == "done" else None)(
+            d.find_elements(By.CSS_SELECTOR, "article.msg.assistant")))
+        assert expected in answers[2 * n + 1].find_element(By.CSS_SELECTOR, ".answer").text
+    assert deleted == [[1, 2]]

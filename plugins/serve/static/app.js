@@ -95,6 +95,7 @@ class Turn {
   }
 
   finish(ext) {
+    if (ext.stop_reason === "approval_pending") { this.askApproval(ext.pending || []); return; }
     if (ext.answer !== null && ext.answer !== undefined) this.text = ext.answer;
     const ids = new Map();
     (ext.citations || []).forEach((c, i) => {
@@ -139,6 +140,37 @@ class Turn {
     if (ids.size) this.sources.prepend(el("li", { class: "sources-title muted", text: "Sources" }));
   }
 
+  // Calls that wait for the person's yes: Approve / Deny each, then the run resumes.
+  askApproval(pending) {
+    this.node.dataset.state = "waiting";
+    for (const s of this.steps.values()) {
+      if (s.state.textContent === " running…") s.state.textContent = " waiting for approval";
+    }
+    const decisions = new Map();
+    for (const call of pending) {
+      const buttons = el("div", { class: "approval-buttons" });
+      const box = el("div", { class: "approval", "data-tool": call.name },
+                     el("div", { text: `Allow ${call.name}?` }),
+                     el("pre", { class: "step-args", text: pretty(call.arguments) }),
+                     el("div", { class: "muted", text: "Why it asks: " + (call.reasons || []).join("; ") }),
+                     buttons);
+      for (const [label, verdict] of [["Approve", "approve"], ["Deny", "deny"]]) {
+        const button = el("button", { type: "button", class: verdict, text: label });
+        button.addEventListener("click", () => {
+          if (state.busy) return;
+          decisions.set(call.id, verdict);
+          buttons.replaceChildren(el("span", { class: "muted", text: verdict === "approve" ? "Approved." : "Denied." }));
+          if (decisions.size === pending.length) {
+            this.node.dataset.state = "done";
+            run(pending.map((c) => ({ role: "tool", tool_call_id: c.id, content: decisions.get(c.id) })), null);
+          }
+        });
+        buttons.append(button);
+      }
+      this.node.append(box);
+    }
+  }
+
   fail(message) {
     this.node.dataset.state = "error";
     this.node.append(el("div", { class: "error", text: message }));
@@ -167,16 +199,19 @@ async function* events(response) {
   }
 }
 
-async function ask(text) {
+// One request: the user's text, or the answers to calls waiting for approval.
+async function ask(messages, text) {
   $("empty")?.remove();
   const log = $("log");
-  log.append(el("article", { class: "msg user" }, el("div", { class: "who", text: "You" }),
-                el("div", { class: "answer", text })));
+  if (text !== null) {
+    log.append(el("article", { class: "msg user" }, el("div", { class: "who", text: "You" }),
+                  el("div", { class: "answer", text })));
+  }
   const turn = new Turn(++state.turn);
   log.append(turn.node);
   turn.node.scrollIntoView({ block: "end" });
   const request = { model: state.model, stream: true, stream_options: { include_usage: true },
-                    messages: [{ role: "user", content: text }] };
+                    messages };
   const response = await fetch("v1/chat/completions", { method: "POST", headers: headers(),
                                                        body: JSON.stringify(request) });
   if (!response.ok) {
@@ -205,13 +240,17 @@ async function send(event) {
   event.preventDefault();
   const text = $("prompt").value.trim();
   if (!text || state.busy) return;
+  $("prompt").value = "";
+  await run([{ role: "user", content: text }], text);
+}
+
+async function run(messages, text) {
   state.busy = true;
   $("send").disabled = true;
-  $("prompt").value = "";
   setStatus("Thinking…");
   try {
-    await ask(text);
-    setStatus("Ready.");
+    await ask(messages, text);
+    setStatus($("log").querySelector('article[data-state="waiting"]') ? "Waiting for your approval." : "Ready.");
   } catch (err) {
     setStatus("Error: " + err.message);
   } finally {
