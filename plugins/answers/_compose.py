@@ -68,6 +68,7 @@ def _passages(question: str, evidence: Sequence[Evidence], scorer: SentenceScore
         return out
     chosen: list[Scored] = [ranked[0]]
     if len(ranked) > 1 and ranked[1].confidence >= min_score and \
+            ranked[1].candidate.text != ranked[0].candidate.text and \
             _words(ranked[0].candidate.text) + _words(ranked[1].candidate.text) <= MAX_WORDS:
         chosen.append(ranked[1])
     chosen.sort(key=lambda s: s.candidate.position)

@@ -228,3 +228,10 @@ def test_whether_to_answer_weighs_similarity_over_copied_words():
     high = compose(question, evidence, SentenceScorer(near))
     assert not high.abstained and "[p#1]" in high.text
     assert high.score == pytest.approx((0.8 + (0.8 + 1.0) / 2) / 2, abs=1e-3)
+
+
+def test_the_same_sentence_in_two_passages_is_said_once():
+    copy = Citation("copy/specs.md#2", SPECS.text)
+    out = compose("How long does the Aurora X2 keep logging during a power cut?",
+                  _passages(SPECS, copy), LEXICAL, min_score=0.3)
+    assert out.text.count("36 hours") == 1
