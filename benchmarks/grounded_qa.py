@@ -162,7 +162,7 @@ def build_index(host: Any, article: dict[str, Any]) -> Any:
     from sapient.plugins.retrieval import DocumentIndex
 
     index = DocumentIndex.create(host.settings.index_dir(article["slug"]), overwrite=True,
-                                 settings=host.settings, embedder_resolver=host.embedder)
+                                 settings=host.settings, host=host)
     ids, texts = zip(*article["paragraphs"], strict=True)
     index.add_texts(list(texts), ids=list(ids))
     index.save()
@@ -193,7 +193,7 @@ def recompose(row: dict[str, Any], threshold: float) -> tuple[str | None, bool, 
     if not ranked or ranked[0][2] < threshold:
         return None, True, set()
     chosen = [ranked[0]]
-    if len(ranked) > 1 and ranked[1][2] >= threshold and \
+    if len(ranked) > 1 and ranked[1][2] >= threshold and ranked[1][0] != ranked[0][0] and \
             len(ranked[0][0].split()) + len(ranked[1][0].split()) <= MAX_WORDS:
         chosen.append(ranked[1])
     return " ".join(f"{t} [{s}]" for t, s, _ in chosen), False, {s for _, s, _ in chosen}

@@ -431,7 +431,50 @@ def store_comparison(spec: str, idx: Any, ids: list[str], texts: list[str],
         out["p50_ms"][mode] = {k: round(pct(v, 50), 2) for k, v in times.items()}
         out["p95_ms"][mode] = {k: round(pct(v, 95), 2) for k, v in times.items()}
         out["top1_agreement"][mode] = round(agree / len(queries), 4)
+    out["explain"] = explain_store_gap(idx, other, ids, texts, queries, qrels, q_vecs)
     other.close()
+    return out
+
+
+def explain_store_gap(idx: Any, other: Any, ids: list[str], texts: list[str],
+                      queries: dict[str, str], qrels: dict[str, dict[str, int]],
+                      q_vecs: np.ndarray) -> dict[str, Any]:
+    """Where an nDCG gap between the FAISS store and ``other`` comes from, same run.
+
+    1. Fusion: ``other``'s own dense and BM25 top-50 fused here with our RRF (k=60);
+       equal to its server-side hybrid nDCG means the fusion is the same and any gap
+       comes from the two lists.
+    2. Analyzer: the FAISS store's BM25 (bm25s) rebuilt without stemming (Milvus Lite
+       3 ignores the stemmer filter), alone and fused with the FAISS dense list.
+    3. Dense: mean overlap of the two stores' dense top-10 (1.0: same neighbours).
+    """
+    from sapient.connectors.docstore import RRF_K
+    from sapient.connectors.faiss._bm25 import BM25Index
+
+    def rrf(*lists: list[str]) -> list[str]:
+        fused: dict[str, float] = {}
+        for order in lists:
+            for rank, cid in enumerate(order, start=1):
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank)
+        return [c for c, _ in sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+    plain = BM25Index(stemmer=None)
+    plain.build(texts)
+    scores: dict[str, list[float]] = {"other_client_rrf": [], "faiss_bm25_unstemmed": [],
+                                      "faiss_hybrid_unstemmed": []}
+    overlap = []
+    for (qid, qtext), qv in zip(queries.items(), q_vecs, strict=True):
+        o_dense = [h.id for h in other.search(qtext, k=50, mode="dense", query_vector=qv)]
+        o_bm25 = [h.id for h in other.search(qtext, k=50, mode="bm25", query_vector=qv)]
+        f_dense = [h.id for h in idx.search(qtext, k=50, mode="dense", query_vector=qv)]
+        _, rows = plain.search(qtext, 50)
+        f_plain = [ids[int(r)] for r in rows]
+        scores["other_client_rrf"].append(ndcg_at(rrf(o_dense, o_bm25), qrels[qid]))
+        scores["faiss_bm25_unstemmed"].append(ndcg_at(f_plain, qrels[qid]))
+        scores["faiss_hybrid_unstemmed"].append(ndcg_at(rrf(f_dense, f_plain), qrels[qid]))
+        overlap.append(len(set(o_dense[:10]) & set(f_dense[:10])) / 10)
+    out = {k: round(float(np.mean(v)), 4) for k, v in scores.items()}
+    out["dense_top10_overlap"] = round(float(np.mean(overlap)), 4)
     return out
 
 
@@ -448,6 +491,14 @@ def print_stores(con: Any, st: dict[str, Any]) -> None:
         t.add_row(mode, f"{n['faiss']:.4f}", f"{n['other']:.4f}", f"{p['faiss']:.2f}",
                   f"{p['other']:.2f}", f"{st['top1_agreement'][mode]:.1%}")
     con.print(t)
+    e = st.get("explain")
+    if e:
+        con.print(f"Gap analysis: {st['store']} dense+BM25 fused here with our RRF "
+                  f"{e['other_client_rrf']:.4f} (its own hybrid "
+                  f"{st['ndcg10']['hybrid']['other']:.4f}); FAISS store's bm25s without "
+                  f"stemming: BM25 {e['faiss_bm25_unstemmed']:.4f}, hybrid "
+                  f"{e['faiss_hybrid_unstemmed']:.4f}; dense top-10 overlap "
+                  f"{e['dense_top10_overlap']:.1%}")
 
 
 def print_latency(con: Any, lat: dict[str, Any], n: int) -> None:
@@ -629,7 +680,7 @@ def main(argv: list[str] | None = None) -> int:
                                                 "on_topic_best", "off_topic_best")}
                            if cal else None),
             "stores": ({k: st[k] for k in ("store", "ndcg10", "p50_ms", "p95_ms",
-                                           "top1_agreement", "load_s")} if st else None),
+                                           "top1_agreement", "load_s", "explain")} if st else None),
         }
         print(json.dumps(figures))
     return 0

@@ -14,9 +14,10 @@ from typing import Any
 from sapient.core.hookspecs import hookimpl
 
 from ._openai import OpenAIEmbedder
-from ._st import SentenceTransformerEmbedder, load_sentence_transformer
+from ._st import SentenceTransformerEmbedder, load_encoder, load_sentence_transformer
 
-__all__ = ["SentenceTransformerEmbedder", "OpenAIEmbedder", "load_sentence_transformer"]
+__all__ = ["SentenceTransformerEmbedder", "OpenAIEmbedder", "load_encoder",
+           "load_sentence_transformer"]
 
 
 def _st(rest: str, settings: Any = None) -> SentenceTransformerEmbedder:

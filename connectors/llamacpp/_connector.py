@@ -323,7 +323,17 @@ class LlamaCppLLM:
 
     def _call(self, messages: Sequence[Message], tool: Any, prompt: str | None,
               max_tokens: int, sampling: dict[str, Any], tally: _Tally) -> LLMResponse:
-        """The arguments of a call to ``tool``, written under its schema's grammar."""
+        """The arguments of a call to ``tool``, written under its schema's grammar.
+
+        A tool that takes no arguments gets ``{}`` without running the model: there is
+        nothing to write, and feeding the prompt alone costs seconds on a small CPU.
+        """
+        params = tool.parameters or {}
+        if not params.get("properties") and not params.get("required"):
+            return LLMResponse(text=None, tool_calls=[ToolCall(
+                name=tool.name, arguments="{}", id=f"call_{uuid.uuid4().hex[:12]}")],
+                usage=tally.usage, finish_reason="tool_calls", model=self.model,
+                raw=tally.raw)
         if prompt is None:
             prompt = self.render(messages, [tool], "required")
         prefix = prompt + f'{{"name": {json.dumps(tool.name)}, "arguments": '

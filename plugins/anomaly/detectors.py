@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ._input import MIN_POINTS, PreparedSeries, load_series
+from ._progress import working
 from .result import AnomalyReport, build_report
 from .threshold import ThresholdConfig, find_intervals
 
@@ -307,7 +308,9 @@ class MatrixProfile(Detector):
 
     Each window of ``m`` points gets the distance to its nearest non-overlapping
     neighbour; a point's score is the largest distance of the windows centred near
-    it. Catches unusual *shapes* even when every single value is in range.
+    it. Catches unusual *shapes* even when every single value is in range. The cost
+    grows with the square of the length: on a long series a progress line shows on
+    stderr when it is a terminal (see ``_progress``).
 
     Args:
         m: subsequence length (default: a quarter of the seasonal period, 8-100).
@@ -333,7 +336,8 @@ class MatrixProfile(Detector):
         m = min(self._m(series), max(3, len(x) // 4))
         if len(x) < 2 * m + 2:
             return RollingMAD().score(series)
-        profile = stumpy.stump(x, m)[:, 0].astype("float64")
+        with working("matrix profile", len(x)):
+            profile = stumpy.stump(x, m)[:, 0].astype("float64")
         profile[~np.isfinite(profile)] = 0.0
         centred = np.zeros(len(x))
         centred[m // 2: m // 2 + len(profile)] = profile

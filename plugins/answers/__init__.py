@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from sapient import ConfigurationError, LLMResponse, ToolCall, hookimpl
+from sapient import ConfigurationError, LLMResponse, Tool, ToolCall, hookimpl
 
 from ._compose import ABSTAIN, DEFAULT_MIN_SCORE, MAX_WORDS, Composed, compose
 from ._evidence import Evidence, evidence_of, record
@@ -38,6 +38,8 @@ __all__ = ["ABSTAIN", "DEFAULT_MIN_SCORE", "MARK", "MAX_WORDS", "Composed", "Evi
            "Grounding", "SentenceScorer", "check", "compose", "writes_answers"]
 
 GROUNDING_KEY = "sapient.answers.grounding"
+#: Metadata key of a tool shown without its text argument (the question fills it).
+QUESTION_ARGUMENT = "sapient.answers.question_argument"
 #: Most tokens a model that cannot write answers may spend on its tool call.
 FIRST_TURN_TOKENS = 64
 
@@ -123,7 +125,10 @@ def compose_answer(request: Any) -> LLMResponse | None:
         # picks the tool but cannot repair a call from an error message).
         request.tools = others
         _must_look_up(request)
-        return _determined_call(request)  # None: the model chooses the tool
+        call = _determined_call(request)
+        if call is None:  # the model chooses the tool, and writes only what it must
+            request.tools = [_choice_view(t) for t in request.tools]
+        return call
     composed = compose(_question(request.messages), evidence, _scorer(request.run),
                        _min_score(request.run))
     _emit_text(request, composed.text)
@@ -146,8 +151,23 @@ def _determined_call(request: Any) -> LLMResponse | None:
                        finish_reason="tool_calls", model="sapient:composer")
 
 
+def _choice_view(tool: Any) -> Any:
+    """What a model that cannot write answers is shown of a one-text tool: the tool
+    without its argument, which will be the question (``ask_in_the_users_words``), so
+    the model chooses the tool and is not asked to write text that is thrown away."""
+    name = _request_argument(tool)
+    if name is None:
+        return tool
+    return Tool(name=tool.name, description=tool.description,
+                parameters={"type": "object", "properties": {}}, function=tool.function,
+                timeout=tool.timeout, source=tool.source, is_async=tool.is_async,
+                metadata={**tool.metadata, QUESTION_ARGUMENT: name}, effects=tool.effects)
+
+
 def _request_argument(tool: Any) -> str | None:
     """The one required text input of a tool, if that is all it needs."""
+    if QUESTION_ARGUMENT in (tool.metadata or {}):
+        return str(tool.metadata[QUESTION_ARGUMENT])
     params = tool.parameters or {}
     required = list(params.get("required") or [])
     if len(required) != 1:

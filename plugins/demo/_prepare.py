@@ -18,7 +18,7 @@ def _documents(host: Any) -> str:
     from sapient.plugins.retrieval import DocumentIndex
 
     index = DocumentIndex.open(host.settings.index_dir(INDEX), create=True,
-                               settings=host.settings, embedder_resolver=host.embedder)
+                               settings=host.settings, host=host)
     summary = index.ingest([DATA_DIR / "docs"])
     if summary.changed:
         index.save()

@@ -173,21 +173,29 @@ class Chunker:
                 f"chunk_overlap must be between 0 and chunk_size ({chunk_size}), "
                 f"got {chunk_overlap}."
             )
-        from langchain_text_splitters import (
-            MarkdownHeaderTextSplitter,
-            RecursiveCharacterTextSplitter,
-        )
-
         self.chunk_size, self.chunk_overlap = chunk_size, chunk_overlap
-        self._recursive = RecursiveCharacterTextSplitter(
-            chunk_size=chunk_size, chunk_overlap=chunk_overlap,
-            separators=["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""],
-            keep_separator="end",
-        )
-        self._markdown = MarkdownHeaderTextSplitter(
-            headers_to_split_on=[("#", "h1"), ("##", "h2"), ("###", "h3")],
-            strip_headers=False,
-        )
+        self._splitters: tuple[Any, Any] | None = None
+
+    def _built(self) -> tuple[Any, Any]:
+        """The (markdown, recursive) splitters, built on first use: opening an index
+        to search it does not import the splitting library."""
+        if self._splitters is None:
+            from langchain_text_splitters import (
+                MarkdownHeaderTextSplitter,
+                RecursiveCharacterTextSplitter,
+            )
+
+            recursive = RecursiveCharacterTextSplitter(
+                chunk_size=self.chunk_size, chunk_overlap=self.chunk_overlap,
+                separators=["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""],
+                keep_separator="end",
+            )
+            markdown = MarkdownHeaderTextSplitter(
+                headers_to_split_on=[("#", "h1"), ("##", "h2"), ("###", "h3")],
+                strip_headers=False,
+            )
+            self._splitters = (markdown, recursive)
+        return self._splitters
 
     @property
     def config(self) -> dict[str, Any]:
@@ -195,9 +203,10 @@ class Chunker:
 
     def split(self, section: Section) -> list[tuple[str, dict[str, Any]]]:
         """(text, metadata) chunks of one section, empty ones dropped."""
+        markdown, recursive = self._built()
         pieces: list[tuple[str, dict[str, Any]]] = []
         if section.markdown:
-            for doc in self._markdown.split_text(section.text):
+            for doc in markdown.split_text(section.text):
                 heads = [doc.metadata[h] for h in ("h1", "h2", "h3") if h in doc.metadata]
                 meta = dict(section.metadata)
                 if heads:
@@ -207,7 +216,7 @@ class Chunker:
             pieces.append((section.text, dict(section.metadata)))
         out: list[tuple[str, dict[str, Any]]] = []
         for text, meta in pieces:
-            for chunk in self._recursive.split_text(text):
+            for chunk in recursive.split_text(text):
                 chunk = chunk.strip()
                 if chunk:
                     out.append((chunk, dict(meta)))

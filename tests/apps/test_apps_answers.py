@@ -177,3 +177,61 @@ def test_after_a_failed_call_a_base_model_looks_up_with_another_tool(host):
     result = Agent(llm, tools=[broken, order_status], host=host).run("Where is order 42?")
     assert "shipped on 2026-11-20" in result.answer
     assert [c.tools for c in llm.calls] == [["broken", "order_status"], ["order_status"]]
+
+
+def test_a_base_model_choosing_a_one_text_tool_is_not_asked_for_its_text(host):
+    seen, shown = [], []
+
+    @tool
+    def search(query: str) -> ToolOutput:
+        """Search the documents."""
+        seen.append(query)
+        return ToolOutput("passages", citations=[SPECS])
+
+    def choose(messages, tools, options):
+        shown.extend((t.name, t.parameters) for t in tools)
+        return ToolCall("search", {})  # it only chooses: there is nothing to write
+
+    llm = ScriptedLLM(function=choose, writes_answers=False)
+    answer = Agent(llm, tools=[search, order_status], host=host).run(
+        "How long does the Aurora X2 keep logging during a power cut?").answer
+    params = dict(shown)
+    assert params["search"]["properties"] == {}  # the question will be its argument
+    assert params["order_status"] == order_status.parameters  # the model writes this one
+    assert seen == ["How long does the Aurora X2 keep logging during a power cut?"]
+    assert "36 hours" in answer and "[specs.md#2]" in answer
+
+
+class _Similarity:
+    """An embedder whose cosine with the question is set per sentence (question first)."""
+
+    def __init__(self, cosines: dict[str, float]) -> None:
+        self.cosines = cosines
+
+    def embed(self, texts):
+        import numpy as np
+
+        rows = []
+        for t in texts:
+            c = self.cosines.get(t, 1.0)  # the question itself: the unit vector e0
+            rows.append([c, (1 - c * c) ** 0.5])
+        return np.asarray(rows, dtype=np.float32)
+
+
+def test_whether_to_answer_weighs_similarity_over_copied_words():
+    question = "When did the Normans conquer England?"
+    copied = "The Normans did not conquer England in 1200 with the Danes."  # words, other topic
+    evidence = _passages(Citation("p#1", copied))
+    far, near = _Similarity({copied: 0.2}), _Similarity({copied: 0.8})  # both kept alive
+    low = compose(question, evidence, SentenceScorer(far))
+    assert low.abstained  # coverage 1.0 alone would have scored (0.2 + 1.0) / 2 = 0.6
+    high = compose(question, evidence, SentenceScorer(near))
+    assert not high.abstained and "[p#1]" in high.text
+    assert high.score == pytest.approx((0.8 + (0.8 + 1.0) / 2) / 2, abs=1e-3)
+
+
+def test_the_same_sentence_in_two_passages_is_said_once():
+    copy = Citation("copy/specs.md#2", SPECS.text)
+    out = compose("How long does the Aurora X2 keep logging during a power cut?",
+                  _passages(SPECS, copy), LEXICAL, min_score=0.3)
+    assert out.text.count("36 hours") == 1

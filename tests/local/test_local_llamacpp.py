@@ -197,3 +197,16 @@ def test_arguments_cut_short_by_the_budget_still_parse(local_llm):
                               tool_choice="get_weather", max_tokens=3)
     assert resp.finish_reason == "length"
     get_weather.validate(resp.tool_calls[0].arguments)  # closed by the wrap-up tokens
+
+
+def test_a_tool_without_arguments_is_called_without_decoding(local_llm):
+    @tool
+    def service_status() -> str:
+        """Say whether the web shop is up."""
+        return "up"
+
+    resp = local_llm.complete([Message.user("Is the shop up?")], [service_status, add],
+                              tool_choice="service_status")
+    [call] = resp.tool_calls
+    assert call.name == "service_status" and json.loads(call.arguments) == {}
+    assert resp.usage.completion_tokens == 0  # nothing to write: the model did not run

@@ -188,3 +188,21 @@ def test_split_long_texts_and_langchain_documents(embedder):
     assert idx.get("manual.md#0").metadata["section"] == "Title"
     assert idx.get("faq.txt#page=2#0").metadata["page"] == 2
     assert idx.search("how long is the guarantee", k=1)[0].doc_id == "manual.md"
+
+
+def test_vectors_do_not_depend_on_the_batch_size(minilm):
+    """Texts of very different lengths padded in one batch (64) or in small sorted
+    batches (the CPU default, and 1) get the same vector, so the batch size is a speed
+    setting only and an index built with one can be queried or extended with another."""
+    from sapient.connectors.embeddings import SentenceTransformerEmbedder
+    from sapient.connectors.embeddings._st import CPU_BATCH
+
+    texts = [f"Claim {i}: " + "the enzyme binds the receptor in mice. " * (1 + i * 5 % 13)
+             for i in range(24)]
+    assert SentenceTransformerEmbedder(minilm.model_name).batch_size == CPU_BATCH
+    vectors = {}
+    for size in (64, CPU_BATCH, 1):
+        emb = SentenceTransformerEmbedder(minilm.model_name, batch_size=size)
+        vectors[size] = emb.embed(texts)
+    assert float(np.abs(vectors[64] - vectors[CPU_BATCH]).max()) < 1e-5
+    assert float(np.abs(vectors[64] - vectors[1]).max()) < 1e-5
