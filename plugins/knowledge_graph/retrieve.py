@@ -14,8 +14,9 @@
    question (:mod:`.pathscore`). There is no preference for short or long paths: a
    short path leaves words unexplained, a long one has a hop that explains nothing.
 4. With several entities in the question, an answer's score is the mean over them
-   (an entity that does not reach the answer adds 0), so an answer reached from all
-   of them wins.
+   of its best path score from each (an entity that does not reach the answer adds
+   0), so an answer reached from all of them wins; a path from one entity does not
+   walk through another of them.
 5. :meth:`GraphRetriever.ask` returns the answers with their paths and scores, or
    "no confident answer" when the best score is below ``min_score``.
 
@@ -389,8 +390,12 @@ class GraphRetriever:
 
     def expand(self, start: Node, hops: int,
                priority: Callable[[Signature], float] = lambda sig: 0.0,
+               through: frozenset[Node] | set[Node] = frozenset(),
                ) -> dict[Signature, dict[Node, _Reach]]:
-        """Every relation path of 1 to ``hops`` steps from ``start`` and the nodes it reaches."""
+        """Every relation path of 1 to ``hops`` steps from ``start`` and the nodes it reaches.
+
+        Nodes in ``through`` are reached but not walked through (the question's other
+        entities: what lies beyond them is reached from them, by their own paths)."""
         reached: dict[Signature, dict[Node, _Reach]] = {}
         layer: dict[Signature, dict[Node, _Reach]] = {(): {start: _Reach([])}}
         for _ in range(hops):
@@ -412,7 +417,8 @@ class GraphRetriever:
             if not nxt:
                 break
             reached.update(nxt)
-            layer = nxt
+            layer = {sig: kept for sig, nodes in nxt.items()
+                     if (kept := {n: r for n, r in nodes.items() if n not in through})}
         return reached
 
     # -- scoring ------------------------------------------------------------------------
@@ -459,7 +465,7 @@ class GraphRetriever:
                 fits[sig] = scorer.f1([self._hop_specs(sig)])
             return fits[sig]
 
-        reached = self.expand((link.label, link.name), hops, priority=fit)
+        reached = self.expand((link.label, link.name), hops, priority=fit, through=excluded)
         ranked = sorted(reached, key=fit, reverse=True)[:TOP_PATHS]
         kinds = [scorer.kind(self._hop_specs(sig)[-1]) for sig in ranked]
         top_kind = max((k for k in kinds if k is not None), default=0.0)
@@ -519,30 +525,28 @@ class GraphRetriever:
 
     def _combine(self, per_anchor: list[dict[Node, _Scored]], scorer: QuestionScorer,
                  masked_all: str) -> list[Answer]:
-        """One score per answer: its best single path, or its paths from several of the
-        question's entities scored together when they explain more of it.
+        """One score per answer: the mean, over the question's linked entities, of how
+        well the answer's best path from each entity explains the question (an entity
+        with no path to the answer explains nothing of it: 0).
 
-        Conjunctive questions ("which player of club A is from country B") are
-        answered by a node that both entities reach, whose two paths together
-        account for the question; a node one entity reaches keeps its own score.
+        Every entity the question names is part of what it says: "which player in club
+        A is from country B" is answered by a node both A and B reach, and a node only
+        B reaches leaves the part about A unexplained, however well its path fits the
+        words. With one entity the score is that entity's best path score.
         """
+        del scorer, masked_all  # the per-entity scores already hold the words' coverage
         out: dict[Node, Answer] = {}
         reached: dict[Node, list[_Scored]] = {}
         for scored in per_anchor:
             for node, item in scored.items():
                 reached.setdefault(node, []).append(item)
+        n_entities = max(1, len(per_anchor))
         for node, items in reached.items():
             items.sort(key=lambda x: -x.answer.score)
             first = items[0].answer
             answer = Answer(first.name, first.label, first.score, first.anchor,
                             list(first.path), first.support)
-            if len(items) > 1:
-                fit = scorer.f1([self._hop_specs(x.sig) for x in items])
-                reading = self._joint_reading([x.sig for x in items], masked_all)
-                link = min(x.link for x in items)
-                joint = math.sqrt(fit * reading) * link
-                if joint > answer.score:
-                    answer.score = joint
-                    answer.also = [(x.answer.anchor, list(x.answer.path)) for x in items[1:]]
+            answer.score = sum(x.answer.score for x in items) / n_entities
+            answer.also = [(x.answer.anchor, list(x.answer.path)) for x in items[1:]]
             out[node] = answer
         return list(out.values())

@@ -100,3 +100,28 @@ def test_empty_graph(store, embedder):
 def test_question_without_relational_words_abstains(family, embedder):
     result = GraphRetriever(family, embedder).ask("Ann_Lee ?")
     assert result.abstained and result.links
+
+
+SQUAD = [
+    ("Ann_Ito", "plays_in_club", "Reds_FC"), ("Ann_Ito", "plays_for_country", "Peru"),
+    ("Bea_Oda", "plays_for_country", "Peru"), ("Bea_Oda", "plays_in_club", "Blues_FC"),
+    ("Cy_Uno", "plays_in_club", "Reds_FC"), ("Cy_Uno", "plays_for_country", "Chile"),
+    ("Reds_FC", "is_in_country", "Peru"), ("Blues_FC", "is_in_country", "Chile"),
+]
+
+
+@pytest.mark.parametrize("question", ["which player in Reds_FC is from Peru ?",
+                                      "which Peru footballer plays in club Reds_FC ?"])
+def test_conjunction_answer_is_reached_from_every_entity(store, embedder, question):
+    store.merge([Triple(h, r, t) for h, r, t in SQUAD])
+    answers = GraphRetriever(store, embedder).ask(question, k=5).answers
+    best = answers[0]
+    assert best.name == "Ann_Ito", [(a.name, a.score, a.path_text()) for a in answers]
+    # its paths come from both entities, neither walking through the other one
+    assert {best.anchor, *(anchor for anchor, _ in best.also)} == {"Reds_FC", "Peru"}
+    assert all(len(path) == 1 for _, path in best.also) and len(best.path) == 1
+    # an answer only one of the two entities reaches leaves the other's part
+    # unexplained: the mean of its scores (each at most 1) with a 0
+    one_sided = [a for a in answers if not a.also]
+    assert one_sided and all(a.score <= 0.5 for a in one_sided)
+    assert {"Bea_Oda", "Cy_Uno"} & {a.name for a in one_sided}
