@@ -230,7 +230,10 @@ def test_an_agent_does_not_finish_on_a_cut_stream(fault_server, waits):
     with pytest.raises(StreamCutError):
         for event in Agent(chat(fault_server)).stream("hi"):
             events.append(event)
-    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Hello world!"
+    # Text the output guards have not passed yet is held back (a cut turn is never
+    # checked as a whole), so at most a prefix is shown, and never twice.
+    shown = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert "Hello world!".startswith(shown)
     assert not any(isinstance(e, FinalAnswer) for e in events)
 
 
