@@ -32,6 +32,10 @@ __all__ = [
 FILE_ACCESS_KEYWORDS = frozenset({
     "COPY", "LOAD", "EXPORT", "IMPORT", "ATTACH", "INSTALL", "UNINSTALL", "USE",
 })
+#: Statements that control transactions or the database's state, which only the store
+#: itself may issue (``BEGIN TRANSACTION`` inside a read would let later statements of
+#: the same connection write; ``CHECKPOINT`` rewrites the database file).
+TRANSACTION_KEYWORDS = frozenset({"BEGIN", "COMMIT", "ROLLBACK", "CHECKPOINT"})
 #: Clauses that delete data or change the schema (``DETACH DELETE``, ``DROP TABLE``...).
 DESTRUCTIVE_KEYWORDS = frozenset({"DELETE", "DETACH", "DROP", "REMOVE", "ALTER", "TRUNCATE"})
 
@@ -167,6 +171,10 @@ def read_statement(cypher: str) -> str:
     if found:
         raise GraphError(f"Refused: {', '.join(found)} reads or writes files or loads code, "
                          "which a read query may not do.")
+    first = next((t for t in tokenize(statements[0]) if t.kind == "ident"), None)
+    if first is not None and first.upper in TRANSACTION_KEYWORDS:
+        raise GraphError(f"Refused: {first.upper} controls transactions, which a read query "
+                         "may not do; write one MATCH ... RETURN ... query.")
     return statements[0]
 
 

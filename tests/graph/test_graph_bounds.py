@@ -75,6 +75,14 @@ def test_only_one_statement_runs(small, query):
     assert _count(small) == before
 
 
+@pytest.mark.parametrize("query", ["BEGIN TRANSACTION", "commit", "ROLLBACK",
+                                   "/* hi */ CHECKPOINT"])
+def test_transaction_control_is_refused(small, query):
+    with pytest.raises(GraphError, match="controls transactions"):
+        small.read_query(query)
+    assert small.read_query("MATCH (n:Person) RETURN count(n)").rows[0][0] > 0
+
+
 def test_one_statement_in_memory_too():
     store = LadybugStore(":memory:")
     store.merge([Triple("a", "R", "b")])
