@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,20 +97,25 @@ def sent_tokens(messages: Sequence[Message]) -> int:
                if not (m.role == "system" and m.content == SYSTEM))
 
 
-def run_dialog(memory: ConversationMemory | None, turns: int = 200, *,
-               seed: int = 0) -> DialogRun:
+def dialog_messages(turns: int = 200, *, seed: int = 0) -> Iterator[str]:
     """``turns`` user messages: the facts first, the questions last, filler between."""
-    llm = ScriptedLLM(function=brain)
-    session = Agent(llm, tools=[lookup], system_prompt=SYSTEM).chat(memory=memory)
     rng = random.Random(seed)
-    out = DialogRun(llm=llm)
     for turn in range(1, turns + 1):
         if turn <= len(FACTS):
-            text = FACTS[turn - 1]
+            yield FACTS[turn - 1]
         elif turn > turns - len(QUESTIONS):
-            text = QUESTIONS[turn - (turns - len(QUESTIONS)) - 1][0]
+            yield QUESTIONS[turn - (turns - len(QUESTIONS)) - 1][0]
         else:
-            text = filler(turn, rng)
+            yield filler(turn, rng)
+
+
+def run_dialog(memory: ConversationMemory | None, turns: int = 200, *,
+               seed: int = 0) -> DialogRun:
+    """The dialog of :func:`dialog_messages` through a chat session with ``memory``."""
+    llm = ScriptedLLM(function=brain)
+    session = Agent(llm, tools=[lookup], system_prompt=SYSTEM).chat(memory=memory)
+    out = DialogRun(llm=llm)
+    for text in dialog_messages(turns, seed=seed):
         before = len(llm.calls)
         result = session.send(text)
         first = next(c for c in llm.calls[before:] if c.messages[-1].role == "user"

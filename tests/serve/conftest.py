@@ -82,3 +82,13 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
         yield url
     finally:
         stop(proc)
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def store_spec(request, tmp_path: Path) -> str:
+    """Each session store in turn: in memory, a SQLite file, a private redis-server."""
+    if request.param == "memory":
+        return "memory"
+    if request.param == "sqlite":
+        return f"sqlite:{tmp_path / 'sessions.db'}"
+    return request.getfixturevalue("redis_url")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import openai
 import pytest
@@ -216,15 +215,6 @@ def test_two_sessions_do_not_see_each_others_pending_calls(serve_app, host, reco
     done = a.chat.completions.create(model="sapient", messages=[answer(call_a.id, "yes")])
     assert done.choices[0].message.content.endswith("deleted 2 records")
     assert records.deleted == [[1, 2]]
-
-
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-def store_spec(request, tmp_path: Path) -> str:
-    if request.param == "memory":
-        return "memory"
-    if request.param == "sqlite":
-        return f"sqlite:{tmp_path / 'sessions.db'}"
-    return request.getfixturevalue("redis_url")
 
 
 def test_concurrent_answers_run_the_call_once_in_every_store(serve_app, host, records,

@@ -14,25 +14,16 @@ from sapient.plugins.serve import ServeConfig
 from sapient.plugins.serve._sessions import SessionState
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "robust"))
-from robust_dialog import FACTS, QUESTIONS, SYSTEM, brain, filler, lookup, sent_tokens  # noqa: E402
+from robust_dialog import QUESTIONS, SYSTEM, brain, dialog_messages, lookup, sent_tokens  # noqa: E402
 
 BUDGET = 1200
 
 
 def _dialog(server_url: str, session: str, turns: int) -> dict[str, str]:
     """The robust dialog's turns sent to the server, one request each, in one session."""
-    import random
-
     client = openai.OpenAI(base_url=f"{server_url}/v1", api_key="unused", max_retries=0)
-    rng = random.Random(0)
     answers: dict[str, str] = {}
-    for turn in range(1, turns + 1):
-        if turn <= len(FACTS):
-            text = FACTS[turn - 1]
-        elif turn > turns - len(QUESTIONS):
-            text = QUESTIONS[turn - (turns - len(QUESTIONS)) - 1][0]
-        else:
-            text = filler(turn, rng)
+    for text in dialog_messages(turns):
         reply = client.chat.completions.create(
             model="sapient", messages=[{"role": "user", "content": text}],
             extra_headers={"X-Sapient-Session": session})

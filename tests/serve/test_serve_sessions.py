@@ -15,15 +15,6 @@ from sapient.plugins.serve._sessions import SessionState, redact_url
 from serve_helpers import sapient_serve
 
 
-@pytest.fixture(params=["memory", "sqlite", "redis"])
-def store_spec(request, tmp_path: Path) -> str:
-    if request.param == "memory":
-        return "memory"
-    if request.param == "sqlite":
-        return f"sqlite:{tmp_path / 'sessions.db'}"
-    return request.getfixturevalue("redis_url")
-
-
 def test_store_contract(store_spec: str) -> None:
     async def main() -> None:
         store = open_session_store(store_spec, ttl_s=60)
