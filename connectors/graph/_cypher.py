@@ -167,11 +167,12 @@ def read_statement(cypher: str) -> str:
     if len(statements) > 1:
         raise GraphError(f"Only one statement may run at a time; found {len(statements)} "
                          "separated by ';'.")
-    found = sorted(keywords(statements[0]) & FILE_ACCESS_KEYWORDS)
+    tokens = tokenize(statements[0])
+    found = sorted(keywords(tokens) & FILE_ACCESS_KEYWORDS)
     if found:
         raise GraphError(f"Refused: {', '.join(found)} reads or writes files or loads code, "
                          "which a read query may not do.")
-    first = next((t for t in tokenize(statements[0]) if t.kind == "ident"), None)
+    first = next((t for t in tokens if t.kind == "ident"), None)
     if first is not None and first.upper in TRANSACTION_KEYWORDS:
         raise GraphError(f"Refused: {first.upper} controls transactions, which a read query "
                          "may not do; write one MATCH ... RETURN ... query.")
