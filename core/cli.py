@@ -89,12 +89,15 @@ def _extra(known: argparse.Namespace, environ: dict[str, str]) -> dict[str, obje
 
 def settings_from_argv(argv: Sequence[str]) -> Settings:
     """Settings from the environment and the global options found anywhere in ``argv``."""
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = argparse.ArgumentParser(add_help=False, exit_on_error=False)
     for flag in ("--llm", "--home", "--index", "--graph", "--trace"):
         pre.add_argument(flag)
     pre.add_argument("--mcp", action="append")
     pre.add_argument("--allow-tool", action="append")
-    known, _ = pre.parse_known_args(list(argv))
+    try:
+        known, _ = pre.parse_known_args(list(argv))
+    except argparse.ArgumentError:  # e.g. a flag without its value: the command's own
+        known = pre.parse_args([])  # parser says so, in the one-line error style
     settings = Settings.from_env(llm=known.llm, home=known.home, index=known.index)
     extra = _extra(known, dict(os.environ))
     if extra:

@@ -75,6 +75,15 @@ def test_usage_errors_use_the_same_style(capsys):
     assert "sapient run --help" in line
 
 
+@pytest.mark.parametrize("flag", ["--llm", "--home", "--trace", "--mcp", "--allow-tool"])
+def test_a_global_flag_without_its_value_is_one_usage_line(capsys, flag):
+    """The settings read before the command's parser must not print their own usage."""
+    assert cli.main(["run", "hello", flag]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"error: argument {flag}: expected one argument")
+    assert "sapient run --help" in line
+
+
 def test_run_answers_and_exits_0(capsys):
     assert cli.main(["run", "hello there", "--llm", "scripted:echo", "--no-tools"]) == 0
     assert capsys.readouterr().out.strip() == "hello there"
