@@ -322,11 +322,14 @@ class GraphRetriever:
         return self._non_overlapping(found)
 
     def _by_embedding(self, tokens: list[str]) -> list[Link]:
+        import numpy as np
+
         if len(self._norm_keys) > 200000:
             return []  # too many names to embed on the fly
         if self._name_vectors is None:
             self._name_vectors = self.embedder.embed(self._norm_keys)
-        cands = self._candidates(tokens)
+        cands = [c for c in self._candidates(tokens)
+                 if not set(c[2].split()) & self._relation_vocabulary]
         if not cands:
             return []
         sims = self.embedder.embed([c[2] for c in cands]) @ self._name_vectors.T
@@ -334,8 +337,10 @@ class GraphRetriever:
         for (i, j, _), row in zip(cands, sims, strict=True):
             best = int(row.argmax())
             if row[best] >= self.embed_cutoff:
+                runner_up = float(np.partition(row, -2)[-2]) if len(row) > 1 else 0.0
+                score = (float(row[best]) - runner_up) / max(1e-6, 1.0 - runner_up)
                 for label, name in self._index[self._norm_keys[best]]:
-                    found.append(Link(label, name, i, j, "embedding", float(row[best])))
+                    found.append(Link(label, name, i, j, "embedding", score))
         return self._non_overlapping(found)[:3]
 
     # -- expansion ----------------------------------------------------------------------
