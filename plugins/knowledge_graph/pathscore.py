@@ -335,7 +335,12 @@ class QuestionScorer:
         rows, picked = linear_sum_assignment(matrix, maximize=True)
         matched = float(matrix[rows, picked].sum())
         recall = matched / self.n_words
-        precision = matched / len(owner)
+        # a first hop's words for the question's own entity are explained by its mention
+        # ("club" in plays_in_club walked back from "Liverpool_FC"), but every hop must
+        # explain something of the question itself
+        credit = sum(min(len(relation_roles(path[0][0])[1 if path[0][1] else 0]),
+                         slots(path[0][0]) - 1) for path in paths if path)
+        precision = min(1.0, (matched + credit) / len(owner))
         if recall + precision <= 0:
             return 0.0
         return 2 * precision * recall / (precision + recall)

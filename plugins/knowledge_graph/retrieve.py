@@ -55,6 +55,8 @@ DEFAULT_MIN_SCORE = 0.25
 REVERSED_WEIGHT = 0.95
 #: Relation paths per entity that are read as sentences (the best-fitting ones).
 TOP_PATHS = 64
+#: Paths per entity and answer kept besides the best, for scoring conjunctions jointly.
+ALTERNATIVES = 3
 
 Node = tuple[str, str]  # (label, name)
 Step = tuple[str, bool]  # (relation, forward), after reading `_inverse` relations
@@ -183,6 +185,10 @@ class _Scored:
     sig: Signature
     reading: float
     link: float
+    kind: float = 1.0
+    #: other relation paths from the same entity to the same node (best first), with
+    #: their reading, kind factor and witness path: a conjunction may need one of them
+    alts: list[tuple[Signature, float, float, list[Hop]]] = field(default_factory=list)
 
 
 @dataclass
@@ -476,18 +482,23 @@ class GraphRetriever:
         top_kind = max((k for k in kinds if k is not None), default=0.0)
         best: dict[Node, _Scored] = {}
         for sig, reading, kind in zip(ranked, self._readings(ranked, masked), kinds, strict=True):
-            value = math.sqrt(fit(sig) * reading) * link.score
-            if kind is not None:  # its end fits the kind asked for worse than the best end
-                value *= 1.0 - (top_kind - kind)
+            # its end fits the kind asked for worse than the best end
+            factor = 1.0 if kind is None else 1.0 - (top_kind - kind)
+            value = math.sqrt(fit(sig) * reading) * link.score * factor
             for node, reach in reached[sig].items():
                 if node in excluded:
                     continue
                 have = best.get(node)
                 if have is None or value > have.answer.score + 1e-9:
+                    alts = [] if have is None else [(have.sig, have.reading, have.kind,
+                                                     have.answer.path), *have.alts]
                     best[node] = _Scored(Answer(node[1], node[0], value, link.name, reach.path,
-                                                reach.count), sig, reading, link.score)
+                                                reach.count), sig, reading, link.score,
+                                         factor, alts[:ALTERNATIVES])
                 elif abs(value - have.answer.score) <= 1e-9:
                     have.answer.support += reach.count
+                elif len(have.alts) < ALTERNATIVES:
+                    have.alts.append((sig, reading, factor, reach.path))
         return best
 
     def retrieve(self, question: str, *, k: int = 5, hops: int | None = None) -> list[Answer]:
@@ -530,28 +541,62 @@ class GraphRetriever:
 
     def _combine(self, per_anchor: list[dict[Node, _Scored]], scorer: QuestionScorer,
                  masked_all: str) -> list[Answer]:
-        """One score per answer: the mean, over the question's linked entities, of how
-        well the answer's best path from each entity explains the question (an entity
-        with no path to the answer explains nothing of it: 0).
+        """One score per answer: how well its paths from the question's entities explain
+        the question *together* (an entity with no path to it explains nothing: its
+        share is lost).
 
         Every entity the question names is part of what it says: "which player in club
         A is from country B" is answered by a node both A and B reach, and a node only
         B reaches leaves the part about A unexplained, however well its path fits the
-        words. With one entity the score is that entity's best path score.
+        words. The paths to one answer are scored as one explanation
+        (:meth:`QuestionScorer.f1` of all of them: each question word explained once),
+        so a path from B that wanders through a club to explain "club" again, which
+        A's path already explains, has a hop that explains nothing. Each entity offers
+        its few best paths to the answer; the best combination counts. With one entity
+        the score is that entity's best path score.
         """
-        del scorer, masked_all  # the per-entity scores already hold the words' coverage
+        del masked_all
         out: dict[Node, Answer] = {}
         reached: dict[Node, list[_Scored]] = {}
         for scored in per_anchor:
             for node, item in scored.items():
                 reached.setdefault(node, []).append(item)
         n_entities = max(1, len(per_anchor))
+        joint: dict[tuple[Signature, ...], float] = {}
         for node, items in reached.items():
             items.sort(key=lambda x: -x.answer.score)
             first = items[0].answer
             answer = Answer(first.name, first.label, first.score, first.anchor,
                             list(first.path), first.support)
-            answer.score = sum(x.answer.score for x in items) / n_entities
             answer.also = [(x.answer.anchor, list(x.answer.path)) for x in items[1:]]
+            if len(items) == 1:
+                answer.score = first.score / n_entities
+            else:
+                answer.score = self._joint_score(items, scorer, joint, answer) \
+                    * len(items) / n_entities
             out[node] = answer
         return list(out.values())
+
+    def _joint_score(self, items: list[_Scored], scorer: QuestionScorer,
+                     cache: dict[tuple[Signature, ...], float], answer: Answer) -> float:
+        """The best score of one path per entity to the same answer, scored together;
+        ``answer``'s paths are set to that combination."""
+        from itertools import product
+
+        options = [[(x.sig, x.reading, x.kind, x.answer.path), *x.alts] for x in items]
+        link = sum(x.link for x in items) / len(items)
+        best, chosen = -1.0, None
+        for combo in product(*options):
+            sigs = tuple(c[0] for c in combo)
+            if sigs not in cache:
+                cache[sigs] = scorer.f1([self._hop_specs(sig) for sig in sigs])
+            reading = sum(c[1] for c in combo) / len(combo)
+            kind = sum(c[2] for c in combo) / len(combo)
+            value = math.sqrt(cache[sigs] * reading) * link * kind
+            if value > best + 1e-9:
+                best, chosen = value, combo
+        assert chosen is not None
+        answer.path = list(chosen[0][3])
+        answer.also = [(x.answer.anchor, list(c[3]))
+                       for x, c in zip(items[1:], chosen[1:], strict=True)]
+        return best
