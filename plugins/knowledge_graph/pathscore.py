@@ -338,9 +338,15 @@ class QuestionScorer:
         # a first hop's words for the question's own entity are explained by its mention
         # ("club" in plays_in_club walked back from "Liverpool_FC"), but every hop must
         # explain something of the question itself
-        credit = sum(min(len(relation_roles(path[0][0])[1 if path[0][1] else 0]),
-                         slots(path[0][0]) - 1) for path in paths if path)
-        precision = min(1.0, (matched + credit) / len(owner))
+        per_hop = np.bincount(owner[picked], weights=matrix[rows, picked], minlength=len(cols))
+        first = np.cumsum([0, *(len(path) for path in paths)])[:-1]
+        for start, path in zip(first, (p for p in paths), strict=True):
+            if path:
+                rel, forward, _ = path[0]
+                n = slots(rel)
+                credit = min(len(relation_roles(rel)[1 if forward else 0]), n - 1)
+                per_hop[start] = min(float(n), per_hop[start] + credit)
+        precision = float(per_hop.sum()) / len(owner)
         if recall + precision <= 0:
             return 0.0
         return 2 * precision * recall / (precision + recall)
