@@ -13,8 +13,11 @@ question is accounted for by some hop. The score is that idea, measured:
   "X 's parents 's parents"); the best one-to-one matching is found with the
   Hungarian method (``scipy.optimize.linear_sum_assignment``);
 * *recall* is the share of the question explained (matched similarity summed over
-  question words, divided by their number); *precision* is the mean over hops of how
-  well each hop's best word matches (a hop that explains nothing scores 0);
+  question words, divided by their number); *precision* is the share of the path's
+  slots that are explained, where a first hop's words for the end at the question's
+  own entity are explained by its mention (``plays_in_club`` walked back from a club
+  needs no question word for "club"), as long as the hop explains one word of the
+  question itself;
 * the score is their harmonic mean (F1), as BERTScore does for token alignments.
 
 A path that is too short leaves question words unexplained (low recall); a path that

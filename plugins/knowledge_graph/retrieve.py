@@ -2,7 +2,8 @@
 
 1. Entity linking: the question's word n-grams are matched to node names exactly,
    then by normalized form (case, accents, ``_``), then fuzzily (rapidfuzz), and
-   last by embedding similarity.
+   last by embedding similarity: only spans free of the graph's relation words, with
+   a confidence that says how far the best name stands out from the runner-up.
 2. Expansion: 1 to 3 hops from each linked node, in both directions, grouped by
    relation path (the sequence of relations walked). A path may lead back to the
    question's own entity ("X 's children 's parents"), but never straight back over
@@ -13,10 +14,10 @@
    question's relational words, each hop matched to a different part of the
    question (:mod:`.pathscore`). There is no preference for short or long paths: a
    short path leaves words unexplained, a long one has a hop that explains nothing.
-4. With several entities in the question, an answer's score is the mean over them
-   of its best path score from each (an entity that does not reach the answer adds
-   0), so an answer reached from all of them wins; a path from one entity does not
-   walk through another of them.
+4. With several entities in the question, the paths to one answer (one from each
+   entity) are scored together, each question word explained once, and an entity
+   that does not reach the answer loses its share, so an answer reached from all of
+   them wins; a path from one entity does not walk through another of them.
 5. :meth:`GraphRetriever.ask` returns the answers with their paths and scores, or
    "no confident answer" when the best score is below ``min_score``.
 
@@ -210,7 +211,8 @@ class GraphRetriever:
         max_edges: edges read per hop at most.
         max_nodes: nodes whose edges are read per hop at most.
         fuzzy_cutoff: rapidfuzz ratio (0-100) a fuzzy link needs.
-        embed_cutoff: cosine a link by embedding needs.
+        embed_cutoff: cosine a link by embedding needs (its confidence is then the
+            margin over the runner-up name, see :meth:`_by_embedding`).
         min_score: score below which :meth:`ask` abstains.
     """
 
@@ -328,6 +330,12 @@ class GraphRetriever:
         return self._non_overlapping(found)
 
     def _by_embedding(self, tokens: list[str]) -> list[Link]:
+        """Links by meaning, the last resort: a span is linked to its nearest name.
+
+        Spans holding one of the graph's relation words are not candidates ("club
+        Zorbaxa" is near every club through "club"), and the link's confidence is the
+        best name's margin over the runner-up, ``(best - second) / (1 - second)``: a
+        span about equally near two names identifies neither (Lowe's ratio test)."""
         import numpy as np
 
         if len(self._norm_keys) > 200000:
