@@ -13,8 +13,11 @@ question is accounted for by some hop. The score is that idea, measured:
   "X 's parents 's parents"); the best one-to-one matching is found with the
   Hungarian method (``scipy.optimize.linear_sum_assignment``);
 * *recall* is the share of the question explained (matched similarity summed over
-  question words, divided by their number); *precision* is the mean over hops of how
-  well each hop's best word matches (a hop that explains nothing scores 0);
+  question words, divided by their number); *precision* is the share of the path's
+  slots that are explained, where a first hop's words for the end at the question's
+  own entity are explained by its mention (``plays_in_club`` walked back from a club
+  needs no question word for "club"), as long as the hop explains one word of the
+  question itself;
 * the score is their harmonic mean (F1), as BERTScore does for token alignments.
 
 A path that is too short leaves question words unexplained (low recall); a path that
@@ -75,6 +78,8 @@ class QuestionWords:
 
     words: list[str]
     answer: list[bool]
+    #: the words naming what is asked, as one phrase ("professional football team")
+    asked: str = ""
 
 
 def _split(tokens: Sequence[str | None]) -> list[str | None]:
@@ -130,7 +135,8 @@ def question_words(tokens: Sequence[str | None]) -> QuestionWords:
         extra = [w for w in words if w in _PREPOSITIONS]
         out += extra
         answer += [False] * len(extra)
-    return QuestionWords(out, answer)
+    asked = " ".join(w for w, a in zip(out, answer, strict=True) if a)
+    return QuestionWords(out, answer, asked)
 
 
 def _stem(word: str) -> str:
@@ -238,7 +244,24 @@ class PathScorer:
         columns = {k: dict(zip(relations, v.T, strict=True)) for k, v in raw.items()}
         unnamed = {part: {r for r in relations if not relation_roles(r)[i]}
                    for i, part in enumerate(("object", "subject"))}
-        return QuestionScorer(len(question.words), columns, question.answer, unnamed)
+        kinds = self._kinds(question.asked, relations) if question.asked else None
+        return QuestionScorer(len(question.words), columns, question.answer, unnamed, kinds)
+
+    def _kinds(self, asked: str, relations: Sequence[str]) -> dict[str, dict[str, float]] | None:
+        """How well the asked-for phrase, as a whole, names each end of each relation.
+
+        A phrase says more than its words one by one: "national team" is a country
+        and "professional football team" a club, though "team" alone is as close to
+        "plays" as to "club". Chance-corrected like the word similarities."""
+        import numpy as np
+
+        if self.embedder is None or not len(relations):
+            return None
+        chance = float(self.similarity([asked], relations, "all").mean())
+        scale = max(1e-6, 1.0 - chance)
+        return {part: dict(zip(relations, np.clip(
+                    (self.similarity([asked], relations, part)[0] - chance) / scale, 0.0, 1.0)
+                    .tolist(), strict=True)) for part in ("object", "subject")}
 
 
 def slots(relation: str) -> int:
@@ -261,9 +284,11 @@ class QuestionScorer:
     """
 
     def __init__(self, n_words: int, columns: dict[str, dict[str, Any]],
-                 answer: Any = None, unnamed: dict[str, set[str]] | None = None) -> None:
+                 answer: Any = None, unnamed: dict[str, set[str]] | None = None,
+                 kinds: dict[str, dict[str, float]] | None = None) -> None:
         import numpy as np
 
+        self.kinds = kinds
         self.unnamed = unnamed or {"object": set(), "subject": set()}
         self.n_words = n_words
         self.columns = columns
@@ -292,8 +317,11 @@ class QuestionScorer:
         mean match of the words naming the answer; ``None`` when the question names no
         kind or the relation does not name that end (``works_at`` walked forwards)."""
         rel, forward, _ = hop
-        if not self.answer.any() or rel in self.unnamed["object" if forward else "subject"]:
+        end = "object" if forward else "subject"
+        if not self.answer.any() or rel in self.unnamed[end]:
             return None
+        if self.kinds is not None:
+            return self.kinds[end].get(rel, 0.0)
         return float(self._hop_column(hop, True)[self.answer].mean())
 
     def f1(self, paths: Sequence[Sequence[HopSpec]]) -> float:
@@ -310,7 +338,18 @@ class QuestionScorer:
         rows, picked = linear_sum_assignment(matrix, maximize=True)
         matched = float(matrix[rows, picked].sum())
         recall = matched / self.n_words
-        precision = matched / len(owner)
+        # a first hop's words for the question's own entity are explained by its mention
+        # ("club" in plays_in_club walked back from "Liverpool_FC"), but every hop must
+        # explain something of the question itself
+        per_hop = np.bincount(owner[picked], weights=matrix[rows, picked], minlength=len(cols))
+        first = np.cumsum([0, *(len(path) for path in paths)])[:-1]
+        for start, path in zip(first, (p for p in paths), strict=True):
+            if path:
+                rel, forward, _ = path[0]
+                n = slots(rel)
+                credit = min(len(relation_roles(rel)[1 if forward else 0]), n - 1)
+                per_hop[start] = min(float(n), per_hop[start] + credit)
+        precision = float(per_hop.sum()) / len(owner)
         if recall + precision <= 0:
             return 0.0
         return 2 * precision * recall / (precision + recall)

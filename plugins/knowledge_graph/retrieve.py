@@ -2,7 +2,8 @@
 
 1. Entity linking: the question's word n-grams are matched to node names exactly,
    then by normalized form (case, accents, ``_``), then fuzzily (rapidfuzz), and
-   last by embedding similarity.
+   last by embedding similarity: only spans free of the graph's relation words, with
+   a confidence that says how far the best name stands out from the runner-up.
 2. Expansion: 1 to 3 hops from each linked node, in both directions, grouped by
    relation path (the sequence of relations walked). A path may lead back to the
    question's own entity ("X 's children 's parents"), but never straight back over
@@ -13,10 +14,10 @@
    question's relational words, each hop matched to a different part of the
    question (:mod:`.pathscore`). There is no preference for short or long paths: a
    short path leaves words unexplained, a long one has a hop that explains nothing.
-4. With several entities in the question, an answer's score is the mean over them
-   of its best path score from each (an entity that does not reach the answer adds
-   0), so an answer reached from all of them wins; a path from one entity does not
-   walk through another of them.
+4. With several entities in the question, the paths to one answer (one from each
+   entity) are scored together, each question word explained once, and an entity
+   that does not reach the answer loses its share, so an answer reached from all of
+   them wins; a path from one entity does not walk through another of them.
 5. :meth:`GraphRetriever.ask` returns the answers with their paths and scores, or
    "no confident answer" when the best score is below ``min_score``.
 
@@ -55,6 +56,8 @@ DEFAULT_MIN_SCORE = 0.25
 REVERSED_WEIGHT = 0.95
 #: Relation paths per entity that are read as sentences (the best-fitting ones).
 TOP_PATHS = 64
+#: Paths per entity and answer kept besides the best, for scoring conjunctions jointly.
+ALTERNATIVES = 3
 
 Node = tuple[str, str]  # (label, name)
 Step = tuple[str, bool]  # (relation, forward), after reading `_inverse` relations
@@ -183,6 +186,10 @@ class _Scored:
     sig: Signature
     reading: float
     link: float
+    kind: float = 1.0
+    #: other relation paths from the same entity to the same node (best first), with
+    #: their reading, kind factor and witness path: a conjunction may need one of them
+    alts: list[tuple[Signature, float, float, list[Hop]]] = field(default_factory=list)
 
 
 @dataclass
@@ -204,7 +211,8 @@ class GraphRetriever:
         max_edges: edges read per hop at most.
         max_nodes: nodes whose edges are read per hop at most.
         fuzzy_cutoff: rapidfuzz ratio (0-100) a fuzzy link needs.
-        embed_cutoff: cosine a link by embedding needs.
+        embed_cutoff: cosine a link by embedding needs (its confidence is then the
+            margin over the runner-up name, see :meth:`_by_embedding`).
         min_score: score below which :meth:`ask` abstains.
     """
 
@@ -322,11 +330,20 @@ class GraphRetriever:
         return self._non_overlapping(found)
 
     def _by_embedding(self, tokens: list[str]) -> list[Link]:
+        """Links by meaning, the last resort: a span is linked to its nearest name.
+
+        Spans holding one of the graph's relation words are not candidates ("club
+        Zorbaxa" is near every club through "club"), and the link's confidence is the
+        best name's margin over the runner-up, ``(best - second) / (1 - second)``: a
+        span about equally near two names identifies neither (Lowe's ratio test)."""
+        import numpy as np
+
         if len(self._norm_keys) > 200000:
             return []  # too many names to embed on the fly
         if self._name_vectors is None:
             self._name_vectors = self.embedder.embed(self._norm_keys)
-        cands = self._candidates(tokens)
+        cands = [c for c in self._candidates(tokens)
+                 if not set(c[2].split()) & self._relation_vocabulary]
         if not cands:
             return []
         sims = self.embedder.embed([c[2] for c in cands]) @ self._name_vectors.T
@@ -334,8 +351,10 @@ class GraphRetriever:
         for (i, j, _), row in zip(cands, sims, strict=True):
             best = int(row.argmax())
             if row[best] >= self.embed_cutoff:
+                runner_up = float(np.partition(row, -2)[-2]) if len(row) > 1 else 0.0
+                score = (float(row[best]) - runner_up) / max(1e-6, 1.0 - runner_up)
                 for label, name in self._index[self._norm_keys[best]]:
-                    found.append(Link(label, name, i, j, "embedding", float(row[best])))
+                    found.append(Link(label, name, i, j, "embedding", score))
         return self._non_overlapping(found)[:3]
 
     # -- expansion ----------------------------------------------------------------------
@@ -471,18 +490,23 @@ class GraphRetriever:
         top_kind = max((k for k in kinds if k is not None), default=0.0)
         best: dict[Node, _Scored] = {}
         for sig, reading, kind in zip(ranked, self._readings(ranked, masked), kinds, strict=True):
-            value = math.sqrt(fit(sig) * reading) * link.score
-            if kind is not None:  # its end fits the kind asked for worse than the best end
-                value *= 1.0 - (top_kind - kind)
+            # its end fits the kind asked for worse than the best end
+            factor = 1.0 if kind is None else 1.0 - (top_kind - kind)
+            value = math.sqrt(fit(sig) * reading) * link.score * factor
             for node, reach in reached[sig].items():
                 if node in excluded:
                     continue
                 have = best.get(node)
                 if have is None or value > have.answer.score + 1e-9:
+                    alts = [] if have is None else [(have.sig, have.reading, have.kind,
+                                                     have.answer.path), *have.alts]
                     best[node] = _Scored(Answer(node[1], node[0], value, link.name, reach.path,
-                                                reach.count), sig, reading, link.score)
+                                                reach.count), sig, reading, link.score,
+                                         factor, alts[:ALTERNATIVES])
                 elif abs(value - have.answer.score) <= 1e-9:
                     have.answer.support += reach.count
+                elif len(have.alts) < ALTERNATIVES:
+                    have.alts.append((sig, reading, factor, reach.path))
         return best
 
     def retrieve(self, question: str, *, k: int = 5, hops: int | None = None) -> list[Answer]:
@@ -525,28 +549,62 @@ class GraphRetriever:
 
     def _combine(self, per_anchor: list[dict[Node, _Scored]], scorer: QuestionScorer,
                  masked_all: str) -> list[Answer]:
-        """One score per answer: the mean, over the question's linked entities, of how
-        well the answer's best path from each entity explains the question (an entity
-        with no path to the answer explains nothing of it: 0).
+        """One score per answer: how well its paths from the question's entities explain
+        the question *together* (an entity with no path to it explains nothing: its
+        share is lost).
 
         Every entity the question names is part of what it says: "which player in club
         A is from country B" is answered by a node both A and B reach, and a node only
         B reaches leaves the part about A unexplained, however well its path fits the
-        words. With one entity the score is that entity's best path score.
+        words. The paths to one answer are scored as one explanation
+        (:meth:`QuestionScorer.f1` of all of them: each question word explained once),
+        so a path from B that wanders through a club to explain "club" again, which
+        A's path already explains, has a hop that explains nothing. Each entity offers
+        its few best paths to the answer; the best combination counts. With one entity
+        the score is that entity's best path score.
         """
-        del scorer, masked_all  # the per-entity scores already hold the words' coverage
+        del masked_all
         out: dict[Node, Answer] = {}
         reached: dict[Node, list[_Scored]] = {}
         for scored in per_anchor:
             for node, item in scored.items():
                 reached.setdefault(node, []).append(item)
         n_entities = max(1, len(per_anchor))
+        joint: dict[tuple[Signature, ...], float] = {}
         for node, items in reached.items():
             items.sort(key=lambda x: -x.answer.score)
             first = items[0].answer
             answer = Answer(first.name, first.label, first.score, first.anchor,
                             list(first.path), first.support)
-            answer.score = sum(x.answer.score for x in items) / n_entities
             answer.also = [(x.answer.anchor, list(x.answer.path)) for x in items[1:]]
+            if len(items) == 1:
+                answer.score = first.score / n_entities
+            else:
+                answer.score = self._joint_score(items, scorer, joint, answer) \
+                    * len(items) / n_entities
             out[node] = answer
         return list(out.values())
+
+    def _joint_score(self, items: list[_Scored], scorer: QuestionScorer,
+                     cache: dict[tuple[Signature, ...], float], answer: Answer) -> float:
+        """The best score of one path per entity to the same answer, scored together;
+        ``answer``'s paths are set to that combination."""
+        from itertools import product
+
+        options = [[(x.sig, x.reading, x.kind, x.answer.path), *x.alts] for x in items]
+        link = sum(x.link for x in items) / len(items)
+        best, chosen = -1.0, None
+        for combo in product(*options):
+            sigs = tuple(c[0] for c in combo)
+            if sigs not in cache:
+                cache[sigs] = scorer.f1([self._hop_specs(sig) for sig in sigs])
+            reading = sum(c[1] for c in combo) / len(combo)
+            kind = sum(c[2] for c in combo) / len(combo)
+            value = math.sqrt(cache[sigs] * reading) * link * kind
+            if value > best + 1e-9:
+                best, chosen = value, combo
+        assert chosen is not None
+        answer.path = list(chosen[0][3])
+        answer.also = [(x.answer.anchor, list(c[3]))
+                       for x, c in zip(items[1:], chosen[1:], strict=True)]
+        return best

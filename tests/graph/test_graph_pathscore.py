@@ -77,3 +77,33 @@ def test_answer_words_are_explained_only_by_the_last_hop():
     club = scorer.f1([[("plays_in_club", True, 1.0)]])
     passing_a_club = scorer.f1([[("plays_in_club", True, 1.0), ("is_in_country", True, 1.0)]])
     assert club > passing_a_club
+
+
+def test_question_words_keep_the_asked_phrase_whole():
+    q = question_words(_split("which professional football team do players from Ann play for ?",
+                              "Ann"))
+    assert q.asked == "professional football team"
+    assert question_words(_split("which national team does Ann play for ?", "Ann")).asked \
+        == "national team"
+    assert question_words(_split("what is the Ann 's parents 's parents ?", "Ann")).asked == ""
+
+
+def test_a_first_hops_words_for_the_questions_entity_are_explained_by_its_mention():
+    rels = ["plays_in_club", "is_in_country"]
+    scorer = _literal("who plays for Reds ?", "Reds", rels)
+    # "club" of plays_in_club, walked back from the club Reds, is Reds itself
+    assert scorer.f1([[("plays_in_club", False, 1.0)]]) == pytest.approx(1.0)
+    # but a hop must explain something of the question: is_in_country names only Reds's end
+    assert scorer.f1([[("is_in_country", False, 1.0)]]) == 0.0
+    # and only the first hop touches the entity
+    assert scorer.f1([[("plays_in_club", True, 1.0), ("plays_in_club", False, 1.0)]]) < 0.8
+
+
+def test_paths_to_one_answer_explain_each_word_once():
+    rels = ["plays_in_club", "plays_position"]
+    scorer = _literal("which player plays position Forward in club Reds ?", "Reds", rels)
+    apart = scorer.f1([[("plays_in_club", False, 1.0)], [("plays_position", False, 1.0)]])
+    again = scorer.f1([[("plays_in_club", False, 1.0)],
+                       [("plays_position", False, 1.0), ("plays_in_club", True, 1.0),
+                        ("plays_in_club", False, 1.0)]])
+    assert apart > again

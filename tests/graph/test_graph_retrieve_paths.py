@@ -125,3 +125,64 @@ def test_conjunction_answer_is_reached_from_every_entity(store, embedder, questi
     one_sided = [a for a in answers if not a.also]
     assert one_sided and all(a.score <= 0.5 for a in one_sided)
     assert {"Bea_Oda", "Cy_Uno"} & {a.name for a in one_sided}
+
+
+CLUBS = SQUAD + [
+    ("Ann_Ito", "plays_position", "Forward"), ("Bea_Oda", "plays_position", "Forward"),
+    ("Cy_Uno", "plays_position", "Defender"), ("Dee_Ray", "plays_position", "Midfielder"),
+    ("Dee_Ray", "plays_in_club", "Club_Verde"), ("Dee_Ray", "plays_for_country", "Chile"),
+    ("Club_Verde", "is_in_country", "Chile"), ("Eva_Sol", "plays_in_club", "Blues_FC"),
+    ("Eva_Sol", "plays_position", "Defender"), ("Eva_Sol", "plays_for_country", "Peru"),
+]
+
+
+@pytest.mark.parametrize("question, acceptable", [
+    # the asked phrase as a whole names the kind: a club, though "team" alone is as
+    # close to "plays" (a player) as to "club"
+    ("which professional football team do players from Peru play for ?", {"Reds_FC", "Blues_FC"}),
+    ("which national team does Ann_Ito play for ?", {"Peru"}),
+    ("which football club does Ann_Ito play for ?", {"Reds_FC"}),
+])
+def test_the_asked_phrase_names_the_kind_of_answer(store, embedder, question, acceptable):
+    store.merge([Triple(h, r, t) for h, r, t in CLUBS])
+    answers = GraphRetriever(store, embedder).ask(question, k=3).answers
+    assert answers[0].name in acceptable, [(a.name, a.score, a.path_text()) for a in answers]
+
+
+def test_conjunction_paths_explain_the_question_together(store, embedder):
+    store.merge([Triple(h, r, t) for h, r, t in CLUBS])
+    result = GraphRetriever(store, embedder).ask(
+        "name a player who plays at Forward position at the club Blues_FC ?", k=3)
+    assert result.answers[0].name == "Bea_Oda", [
+        (a.name, round(a.score, 3), a.path_text()) for a in result.answers]
+    assert not result.abstained
+
+
+def test_words_the_graph_uses_for_relations_do_not_link_made_up_names(store, embedder):
+    """ "club Zorbaxa" is close to "Club_Verde" only through "club", and "Vindrel
+    footballer" to every position alike: neither identifies a node, so the question
+    about made-up entities gets no confident answer."""
+    store.merge([Triple(h, r, t) for h, r, t in CLUBS])
+    r = GraphRetriever(store, embedder)
+    rng = random.Random(1)
+    templates = ["who plays at position {} for club {} ?", "which {} footballer plays for the club {} ?",
+                 "which player in {} is from {} ?", "name a player who plays at {} position at the club {} ?"]
+    questions = [t.format(_made_up(rng), _made_up(rng)) for t in templates for _ in range(3)]
+    answered = [(q, r.ask(q).answers[:1]) for q in questions if not r.ask(q).abstained]
+    assert len(answered) <= 0.1 * len(questions), answered
+
+
+@pytest.mark.parametrize("asked, right, wrong", [
+    ("which professional football team do players from Peru play for ?",
+     ("plays_in_club", True), ("plays_for_country", False)),  # a club, not a player
+    ("which national team does Ann_Ito play for ?",
+     ("plays_for_country", True), ("plays_in_club", True)),  # a country, not a club
+])
+def test_the_kind_asked_for_is_read_from_the_whole_phrase(embedder, asked, right, wrong):
+    from sapient.plugins.knowledge_graph.pathscore import PathScorer, question_words
+
+    entity = next(t for t in asked.split() if t[0].isupper())
+    words = question_words([None if t == entity else t for t in asked.split()])
+    rels = ["plays_in_club", "plays_for_country", "is_in_country", "plays_position"]
+    scorer = PathScorer(embedder).question(words, rels)
+    assert scorer.kind((*right, 1.0)) > scorer.kind((*wrong, 1.0))
