@@ -6,12 +6,11 @@ built from the host, over the store named by ``Settings.graph_spec``) and the
 ``sapient graph`` command. Stores come from the host's ``register_graph_stores``
 registry (``sapient.connectors.ladybug``, ``sapient.connectors.neo4j`` or a
 plugin's); their protocol and data types live in ``sapient.connectors.graph`` and
-are re-exported here. The rest loads on first use (one module ``__getattr__``).
+are re-exported here. The rest loads on first use (``sapient.lazy_exports``).
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from sapient.connectors.graph import (
@@ -25,6 +24,7 @@ from sapient.connectors.graph import (
     Rows,
     Triple,
 )
+from sapient.core._lazy import lazy_exports
 from sapient.core.hookspecs import hookimpl
 
 if TYPE_CHECKING:
@@ -79,16 +79,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 @hookimpl
