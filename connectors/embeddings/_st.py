@@ -85,6 +85,20 @@ class _SentenceTransformerEncoder:
 
 
 @lru_cache(maxsize=4)
+def load_vocabulary(name: str) -> frozenset[str]:
+    """The whole words of the model's WordPiece vocabulary (``vocab.txt``), lower-cased:
+    a dictionary the size of a small English lexicon that ships with the model. Word
+    pieces (``##ing``), special tokens and non-letters are left out; a model without
+    ``vocab.txt`` (or not on disk) has none: an empty set."""
+    path = Path(_resolve_path(name)) / "vocab.txt"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return frozenset()
+    return frozenset(w.lower() for w in lines if w.isalpha() and w.isascii())
+
+
+@lru_cache(maxsize=4)
 def load_encoder(name: str, device: str = "cpu") -> Any:
     """The encoder for ``name`` (once per process): the light BERT encoder when the model
     folder is one it reproduces and the device is the CPU, else sentence-transformers.
@@ -184,6 +198,11 @@ class SentenceTransformerEmbedder:
     @property
     def dimension(self) -> int:
         return int(self.encoder.dimension)
+
+    def vocabulary(self) -> frozenset[str]:
+        """Whole words the model's tokenizer knows (see :func:`load_vocabulary`); used
+        to correct typing errors in questions without loading the model."""
+        return load_vocabulary(self.model_name)
 
     @property
     def name(self) -> str:

@@ -33,12 +33,12 @@ all become plain lower-case words of their last segment.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["STOP_WORDS", "PathScorer", "QuestionScorer", "HopSpec", "QuestionWords", "question_words", "relation_roles",
-           "relation_words", "slots"]
+__all__ = ["STOP_WORDS", "PathScorer", "QuestionScorer", "HopSpec", "QuestionWords", "corrected",
+           "question_words", "relation_roles", "relation_words", "slots"]
 
 #: English function words: they say how the relational words fit together, not which
 #: relation is meant, so they are neither explained by a hop nor used to explain one.
@@ -137,6 +137,34 @@ def question_words(tokens: Sequence[str | None]) -> QuestionWords:
         answer += [False] * len(extra)
     asked = " ".join(w for w, a in zip(out, answer, strict=True) if a)
     return QuestionWords(out, answer, asked)
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _edits1(word: str) -> set[str]:
+    """Every string one deletion, transposition, replacement or insertion away."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    return ({a + b[1:] for a, b in splits if b}
+            | {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+            | {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+            | {a + c + b for a, b in splits for c in _LETTERS})
+
+
+def corrected(token: str, vocabulary: Set[str]) -> str:
+    """``token`` with a typing error corrected ("foootball" -> "football"), else as is.
+
+    A lower-case word of four letters or more that the vocabulary lacks is replaced by
+    the one vocabulary word a single edit away (Norvig's corrector without word
+    frequencies: with two candidates or none the word is left alone). A typo in the
+    word that names what is asked would otherwise change which kind of node answers.
+    Capitalised and underscored tokens are names, never corrected.
+    """
+    if len(token) < 4 or not token.isalpha() or not token.islower() or token in vocabulary \
+            or not vocabulary:
+        return token
+    found = _edits1(token) & vocabulary
+    return found.pop() if len(found) == 1 else token
 
 
 def _stem(word: str) -> str:

@@ -40,6 +40,7 @@ from .pathscore import (
     HopSpec,
     PathScorer,
     QuestionScorer,
+    corrected,
     question_words,
     relation_words,
 )
@@ -236,6 +237,7 @@ class GraphRetriever:
         self._has_inverse: set[str] = set()
         self._relation_vocabulary: set[str] = set()
         self._relations: list[str] = []
+        self._words: frozenset[str] | None = None
 
     # -- the name index ---------------------------------------------------------------
 
@@ -356,6 +358,14 @@ class GraphRetriever:
                 for label, name in self._index[self._norm_keys[best]]:
                     found.append(Link(label, name, i, j, "embedding", score))
         return self._non_overlapping(found)[:3]
+
+    def _vocabulary(self) -> frozenset[str]:
+        """The embedder's dictionary of whole words, for correcting typos in questions
+        (empty without one: no correction)."""
+        if self._words is None:
+            source = getattr(self.embedder, "vocabulary", None)
+            self._words = frozenset(source()) if callable(source) else frozenset()
+        return self._words
 
     # -- expansion ----------------------------------------------------------------------
 
@@ -524,7 +534,8 @@ class GraphRetriever:
         if not links:
             return []
         hops = max(1, min(3, hops or self.max_hops))
-        tokens = question.split()
+        vocabulary = self._vocabulary()
+        tokens = [corrected(t, vocabulary) for t in question.split()]
         mention = {i for lk in links for i in range(lk.start, lk.end)}
         words = question_words([None if i in mention else t for i, t in enumerate(tokens)])
         if not words.words:

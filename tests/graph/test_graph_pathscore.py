@@ -107,3 +107,16 @@ def test_paths_to_one_answer_explain_each_word_once():
                        [("plays_position", False, 1.0), ("plays_in_club", True, 1.0),
                         ("plays_in_club", False, 1.0)]])
     assert apart > again
+
+
+def test_typing_errors_are_corrected_against_a_vocabulary():
+    from sapient.plugins.knowledge_graph.pathscore import corrected
+
+    vocabulary = {"football", "team", "player", "payer", "club", "professional"}
+    assert corrected("foootball", vocabulary) == "football"  # one deletion
+    assert corrected("prefessional", vocabulary) == "professional"  # one replacement
+    assert corrected("palyer", vocabulary) == "palyer"  # player or payer: left alone
+    assert corrected("Foootball", vocabulary) == "Foootball"  # capitalised: a name
+    assert corrected("Zorbax_FC", vocabulary) == "Zorbax_FC"
+    assert corrected("clubb", set()) == "clubb"  # no dictionary, no correction
+    assert corrected("tem", vocabulary) == "tem"  # too short to tell

@@ -186,3 +186,11 @@ def test_the_kind_asked_for_is_read_from_the_whole_phrase(embedder, asked, right
     rels = ["plays_in_club", "plays_for_country", "is_in_country", "plays_position"]
     scorer = PathScorer(embedder).question(words, rels)
     assert scorer.kind((*right, 1.0)) > scorer.kind((*wrong, 1.0))
+
+
+def test_a_typo_in_the_asked_phrase_is_corrected(store, embedder):
+    assert "football" in embedder.vocabulary() and "foootball" not in embedder.vocabulary()
+    store.merge([Triple(h, r, t) for h, r, t in CLUBS])
+    answers = GraphRetriever(store, embedder).ask(
+        "which professional foootball team has a player from Peru ?", k=3).answers
+    assert answers[0].name in {"Reds_FC", "Blues_FC"}, [(a.name, a.path_text()) for a in answers]
