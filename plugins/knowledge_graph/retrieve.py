@@ -475,15 +475,6 @@ class GraphRetriever:
         vecs = self.scorer.vectors([question, *(self._sentence(sig) for sig in sigs)])
         return [float(max(0.0, c)) for c in vecs[1:] @ vecs[0]]
 
-    def _joint_reading(self, sigs: list[Signature], question: str) -> float:
-        """The reading of several paths to one answer, as one sentence, against the
-        question with every entity replaced by ``X``."""
-        if self.embedder is None:
-            return 1.0
-        text = " , ".join(self._sentence(sig) for sig in sigs)
-        vecs = self.scorer.vectors([question, text])
-        return float(max(0.0, vecs[1] @ vecs[0]))
-
     def _answers_from(self, link: Link, scorer: QuestionScorer, masked: str, hops: int,
                       excluded: set[Node]) -> dict[Node, _Scored]:
         """The best-scoring answer per node reached from one linked entity."""
@@ -552,14 +543,12 @@ class GraphRetriever:
                                           for i, t in enumerate(tokens)) if t)
             per_anchor.append(self._answers_from(lk, scorer, masked, hops,
                                                  anchors - {(lk.label, lk.name)}))
-        masked_all = " ".join("X" if i in mention else t for i, t in enumerate(tokens)
-                              if i not in mention or any(i == lk.start for lk in links))
-        ranked = sorted(self._combine(per_anchor, scorer, masked_all),
+        ranked = sorted(self._combine(per_anchor, scorer),
                         key=lambda a: (-round(a.score, 6), -a.support, a.name))
         return ranked[:k]
 
-    def _combine(self, per_anchor: list[dict[Node, _Scored]], scorer: QuestionScorer,
-                 masked_all: str) -> list[Answer]:
+    def _combine(self, per_anchor: list[dict[Node, _Scored]],
+                 scorer: QuestionScorer) -> list[Answer]:
         """One score per answer: how well its paths from the question's entities explain
         the question *together* (an entity with no path to it explains nothing: its
         share is lost).
@@ -574,7 +563,6 @@ class GraphRetriever:
         its few best paths to the answer; the best combination counts. With one entity
         the score is that entity's best path score.
         """
-        del masked_all
         out: dict[Node, Answer] = {}
         reached: dict[Node, list[_Scored]] = {}
         for scored in per_anchor:
