@@ -371,7 +371,7 @@ class QuestionScorer:
         # explain something of the question itself
         per_hop = np.bincount(owner[picked], weights=matrix[rows, picked], minlength=len(cols))
         first = np.cumsum([0, *(len(path) for path in paths)])[:-1]
-        for start, path in zip(first, (p for p in paths), strict=True):
+        for start, path in zip(first, paths, strict=True):
             if path:
                 rel, forward, _ = path[0]
                 n = slots(rel)

@@ -63,6 +63,8 @@ ALTERNATIVES = 3
 Node = tuple[str, str]  # (label, name)
 Step = tuple[str, bool]  # (relation, forward), after reading `_inverse` relations
 Signature = tuple[Step, ...]
+#: One way an entity reaches an answer: relation path, reading, kind factor, witness path.
+_Option = tuple[Signature, float, float, list["Hop"]]
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,8 @@ class Answer:
     """A node that answers the question, the path behind it and how well that path fits.
 
     ``score`` is in [0, 1]: the share of the question the path explains (see
-    :mod:`.pathscore`), times the entity link's confidence, averaged over the
-    question's entities. ``support`` counts the paths of that relation sequence that
+    :mod:`.pathscore`), times the entity link's confidence; with several entities, the
+    share their paths explain together, times the share of entities that reach it. ``support`` counts the paths of that relation sequence that
     reach the answer; ``also`` holds the paths from the question's other entities.
     """
 
@@ -190,7 +192,12 @@ class _Scored:
     kind: float = 1.0
     #: other relation paths from the same entity to the same node (best first), with
     #: their reading, kind factor and witness path: a conjunction may need one of them
-    alts: list[tuple[Signature, float, float, list[Hop]]] = field(default_factory=list)
+    alts: list[_Option] = field(default_factory=list)
+
+    @property
+    def options(self) -> list[_Option]:
+        """This entity's paths to the node, best first: the best one, then ``alts``."""
+        return [(self.sig, self.reading, self.kind, self.answer.path), *self.alts]
 
 
 @dataclass
@@ -499,8 +506,7 @@ class GraphRetriever:
                     continue
                 have = best.get(node)
                 if have is None or value > have.answer.score + 1e-9:
-                    alts = [] if have is None else [(have.sig, have.reading, have.kind,
-                                                     have.answer.path), *have.alts]
+                    alts = [] if have is None else have.options
                     best[node] = _Scored(Answer(node[1], node[0], value, link.name, reach.path,
                                                 reach.count), sig, reading, link.score,
                                          factor, alts[:ALTERNATIVES])
@@ -590,7 +596,7 @@ class GraphRetriever:
         ``answer``'s paths are set to that combination."""
         from itertools import product
 
-        options = [[(x.sig, x.reading, x.kind, x.answer.path), *x.alts] for x in items]
+        options = [x.options for x in items]
         link = sum(x.link for x in items) / len(items)
         best, chosen = -1.0, None
         for combo in product(*options):
