@@ -188,9 +188,9 @@ def run_sapient(host: Any, article: dict[str, Any], questions: list[dict[str, An
 
 def recompose(row: dict[str, Any], threshold: float) -> tuple[str | None, bool, set[str]]:
     """The answer the composer gives at ``threshold`` (its sentences are recorded)."""
-    composed = row["composed"]
-    ranked = (composed or {}).get("ranked") or []
-    if not ranked or ranked[0][2] < threshold:
+    composed = row["composed"] or {}
+    ranked = composed.get("ranked") or []
+    if not ranked or ranked[0][2] < threshold or composed.get("unstated"):
         return None, True, set()
     chosen = [ranked[0]]
     if len(ranked) > 1 and ranked[1][2] >= threshold and ranked[1][0] != ranked[0][0] and \
