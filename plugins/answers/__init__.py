@@ -15,7 +15,7 @@ and ``chat``, user code):
   or the one ``tool_choice`` names), the call is made without asking the model. Once a tool has answered, the answer is
   composed from its output instead of asking the model: the sentences of the
   evidence that answer the latest question, each with its citation, or "No
-  sufficient evidence" (see ``_compose``);
+  sufficient evidence" with the reason (see ``_compose`` and ``_text.unstated``);
 * for a model that writes answers, the answer's sentences that no cited passage
   supports are marked ``[unsupported]`` (see ``_grounding``).
 

@@ -151,7 +151,7 @@ def unstated(question: str, sentence: str, passage: str) -> str | None:
     said = {w.lower() for w in words(passage)}
     for w in words(question):
         if any(ch.isdigit() for ch in w) and w.lower() not in said:
-            return f"the number {w}"
+            return f"the number {w}" if w[0].isdigit() else f"'{w}'"
     stems = {_stem(w) for w in said}
     for m in _WORD.finditer(question):
         name, low = m.group(0), m.group(0).lower()

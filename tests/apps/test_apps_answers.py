@@ -235,3 +235,39 @@ def test_the_same_sentence_in_two_passages_is_said_once():
     out = compose("How long does the Aurora X2 keep logging during a power cut?",
                   _passages(SPECS, copy), LEXICAL, min_score=0.3)
     assert out.text.count("36 hours") == 1
+
+
+@pytest.mark.parametrize("question, missing", [
+    ("How long does the Aurora X3 keep logging during a power cut?", "'X3'"),
+    ("How long did the Aurora X2 keep logging in 2019?", "the number 2019"),
+    ("How long does the Aurora X2 not keep logging during a power cut?", "the negation"),
+])
+def test_a_name_number_or_negation_the_evidence_does_not_state_is_no_answer(question, missing):
+    # Questions written to look answerable change exactly these; the best sentence then
+    # answers another question, however close its words.
+    out = compose(question, _passages(PRICES, SPECS), LEXICAL, min_score=0.0)
+    assert out.abstained and out.unstated == missing
+    assert out.text == f"{ABSTAIN}: the passage that matches best does not state {missing} " \
+                       "of the question."
+
+
+def test_what_the_question_states_may_be_in_the_passage_or_its_title():
+    # the name is in the passage's title, not in the sentence; plural meets singular;
+    # a negated sentence can answer a negated question
+    section = Citation("specs.md#3", "A built-in battery keeps logging for 36 hours. The "
+                       "battery is not replaceable by users.", None,
+                       {"title": "Aurora X2 specifications", "section": "Power"})
+    for question in ("How long does the Aurora X2 keep logging?",
+                     "Which part of the Aurora X2 is not replaceable by users?",
+                     "How long do Aurora X2 batteries keep logging?"):
+        out = compose(question, _passages(section), LEXICAL, min_score=0.0)
+        assert not out.abstained and out.unstated is None, (question, out.text)
+
+
+def test_first_words_and_function_words_are_not_names():
+    from sapient.plugins.answers._text import unstated
+
+    passage = "The controller logs for 36 hours."
+    assert unstated("How long does it log? Is that enough?", passage, passage) is None
+    assert unstated("What should I expect, and How long?", passage, passage) is None
+    assert unstated("How long does Zorbax log?", passage, passage) == "'Zorbax'"
