@@ -56,6 +56,11 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
+def _heading(citation: Citation) -> str:
+    """What a passage's sentences are read under: its title and heading path."""
+    return " ".join(str(citation.metadata.get(k) or "") for k in ("title", "section")).strip()
+
+
 def _context(citation: Citation) -> str:
     """A passage with what names it (a section chunk may not repeat its document's
     title: "Power and connectivity" belongs to "Aurora X2 specifications")."""
@@ -72,8 +77,9 @@ def _passages(question: str, evidence: Sequence[Evidence], scorer: SentenceScore
         for c in e.citations:
             if kind_of(c) == "passage":
                 passages.setdefault(c.source_id, _context(c))
-                candidates += [Candidate(s, c.source_id, len(candidates) + i)
-                               for i, s in enumerate(split_sentences(c.text))]
+                heading = _heading(c)
+                candidates += [Candidate(s, c.source_id, len(candidates) + i, heading)
+                               for i, s in enumerate(split_sentences(c.text, headings=False))]
     ranked = scorer.score(question, candidates)
     top = [(s.candidate.text, s.candidate.source_id, s.confidence) for s in ranked[:2]]
     missing = unstated(question, ranked[0].candidate.text,

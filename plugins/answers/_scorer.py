@@ -44,6 +44,11 @@ class Candidate:
     text: str
     source_id: str
     position: int = 0  # order in the evidence (passage rank, then sentence)
+    #: what the sentence is read under: its passage's heading path or title. Its words
+    #: count as covered ("The company was founded in 2016" under "Lumora Labs: company
+    #: overview" answers "Who founded Lumora Labs?"), but it is not embedded: the
+    #: sentence's own meaning decides its similarity.
+    context: str = ""
 
 
 @dataclass(frozen=True)
@@ -101,9 +106,12 @@ class SentenceScorer:
         return [float(v @ q) for v in rows]
 
     @staticmethod
-    def _coverage(question: str, texts: Sequence[str]) -> list[float]:
+    def _coverage(question: str, texts: Sequence[str],
+                  contexts: Sequence[str] | None = None) -> list[float]:
         asked = list(dict.fromkeys(terms(question)))
         bags = [set(terms(t)) for t in texts]
+        for bag, context in zip(bags, contexts or (), strict=False):
+            bag.update(terms(context))
         df = Counter(t for bag in bags for t in bag)
         n = len(bags)
         idf = {t: math.log(1 + (n + 1) / (1 + df.get(t, 0))) for t in asked}
@@ -116,7 +124,7 @@ class SentenceScorer:
         """Every candidate with its score, best first (ties keep evidence order)."""
         texts = [c.text for c in candidates]
         dense = self._dense(question, texts)
-        coverage = self._coverage(question, texts)
+        coverage = self._coverage(question, texts, [c.context for c in candidates])
         qtype = question_type(question)
         out = []
         for c, d, cov in zip(candidates, dense, coverage, strict=True):

@@ -33,13 +33,44 @@ STOPWORDS = frozenset((
 ))
 
 
-def split_sentences(text: str) -> list[str]:
-    """Sentences of a passage; lines (list items, headings) are split too."""
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
+_ITEM = re.compile(r"^\s*(?:[-*•+]|\d+[.)]|\|)\s*")
+
+
+def _lines(text: str, headings: bool) -> list[str]:
+    """Logical lines: list items and headings start one, blank lines end one, and a
+    line wrapped inside a sentence is joined to the next ("keeps\nlogging for 36
+    hours"): when the next line starts in lower case or with "(", or this one ends in
+    a comma or a function word. Headings are dropped unless ``headings``."""
     out: list[str] = []
-    for line in re.split(r"\n\s*\n|\n(?=\s*(?:[-*•#]|\d+[.)])\s)|\n", text):
-        line = re.sub(r"^\s*(?:[-*•#]+|\d+[.)])\s+", "", line).strip()
+    joinable = False
+    for raw in text.split("\n"):
+        line = raw.strip()
         if not line:
+            joinable = False
             continue
+        if _HEADING.match(raw):
+            if headings:
+                out.append(_HEADING.sub("", raw).strip())
+            joinable = False
+            continue
+        item = _ITEM.match(raw)
+        last = out[-1].rsplit(None, 1)[-1].lower() if out else ""
+        if joinable and not item and (line[0].islower() or line[0] in "(,;:" or last in STOPWORDS
+                                      or out[-1].endswith((",", ";", "(", "–", "—"))):
+            out[-1] += " " + line
+        else:
+            out.append(_ITEM.sub("", raw).strip() if item else line)
+        joinable = True
+    return [line for line in out if line]
+
+
+def split_sentences(text: str, headings: bool = True) -> list[str]:
+    """Sentences of a passage; list items and headings are sentences of their own, and
+    lines wrapped inside a sentence are joined. ``headings=False`` leaves headings out
+    (a title names what follows; it is not a statement that can answer anything)."""
+    out: list[str] = []
+    for line in _lines(text, headings):
         start = 0
         for m in _BOUNDARY.finditer(line):
             before = line[start:m.start()].rstrip("\"')]").rsplit(None, 1)

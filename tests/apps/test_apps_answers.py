@@ -271,3 +271,32 @@ def test_first_words_and_function_words_are_not_names():
     assert unstated("How long does it log? Is that enough?", passage, passage) is None
     assert unstated("What should I expect, and How long?", passage, passage) is None
     assert unstated("How long does Zorbax log?", passage, passage) == "'Zorbax'"
+
+
+def test_wrapped_lines_are_one_sentence_and_headings_are_not_answers():
+    from sapient.plugins.answers._text import split_sentences
+
+    text = ("# Lumora Labs: company overview\n\nThe company was founded in 2016 by Kadri Saar\n"
+            "(chief executive) and Mihkel Oja. It employs\nabout 140 people.\n\n## Products\n"
+            "- Aurora X2: the controller.\n- Aurora Mini: a small one.\nPrice: 349 euros\n"
+            "Weight: 1 kg")
+    assert split_sentences(text, headings=False) == [
+        "The company was founded in 2016 by Kadri Saar (chief executive) and Mihkel Oja.",
+        "It employs about 140 people.", "Aurora X2: the controller.",
+        "Aurora Mini: a small one.", "Price: 349 euros", "Weight: 1 kg"]
+    assert split_sentences(text)[0] == "Lumora Labs: company overview"
+
+
+def test_a_sentence_is_read_under_its_heading():
+    # "the company" is Lumora Labs only by its section; the address names it outright
+    founded = Citation("overview.md#0", "# Lumora Labs: company overview\n\nLumora Labs "
+                       "builds controllers.\nThe company was founded in 2016 by Kadri Saar\n"
+                       "and Mihkel Oja.", None, {"section": "Lumora Labs: company overview"})
+    address = Citation("overview.md#3", "## Headquarters\nLumora Labs AS, Riia 181, Tartu.",
+                       None, {"section": "Lumora Labs: company overview > Headquarters"})
+    out = compose("Who founded Lumora Labs?", _passages(address, founded), LEXICAL,
+                  min_score=0.0)
+    assert out.ranked[0][:2] == ("The company was founded in 2016 by Kadri Saar and Mihkel "
+                                 "Oja.", "overview.md#0"), out.text
+    assert "The company was founded in 2016 by Kadri Saar and Mihkel Oja. [overview.md#0]" \
+        in out.text
