@@ -43,6 +43,12 @@ SAMPLES = {
     "Did anything unusual happen to checkout latency?":
         ("from 02:15 to 02:55", "high severity [", ),
     "What is the capital of France?": ("No sufficient evidence", ""),
+    # a trap: the X2's sentence is the closest, but it is about another model
+    "How long does the Aurora X3 keep logging during a power cut?":
+        ("No sufficient evidence: the passage that matches best does not state 'X3'", ""),
+    # the founders are named in a wrapped sentence under the company's heading
+    "Who founded Lumora Labs?": ("by Kadri Saar (chief executive) and Mihkel Oja",
+                                 "[docs/company-overview.md#0]"),
 }
 
 
