@@ -72,10 +72,20 @@ def slug(title: str) -> str:
 
 
 def load(path: Path) -> list[dict[str, Any]]:
-    """Articles with their paragraphs and questions (SQuAD 2.0 JSON)."""
-    data = json.loads(path.read_text(encoding="utf-8"))
+    """Articles with their paragraphs and questions (SQuAD 2.0 JSON).
+
+    Raises ValueError with a plain sentence when the file is not SQuAD 2.0 JSON."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return _articles(data["data"])
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} is not a SQuAD 2.0 JSON file ({type(exc).__name__}: "
+                         f"{exc}); pass the dev-v2.0.json of SQuAD 2.0 with --data.") from None
+
+
+def _articles(data: list[dict[str, Any]]) -> list[dict[str, Any]]:
     articles = []
-    for art in data["data"]:
+    for art in data:
         name = slug(art["title"])
         paragraphs, questions = [], []
         for i, p in enumerate(art["paragraphs"]):
@@ -355,7 +365,15 @@ def main(argv: list[str] | None = None) -> int:
     home = args.home or Path(tempfile.mkdtemp(prefix="sapient-grounded-qa-"))
     # The composer never abstains here (-1): the sweep re-applies each threshold to the
     # recorded sentence scores, which gives exactly the answer that threshold would give.
-    articles = load(args.data)
+    try:
+        articles = load(args.data)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not any(a["questions"] for a in articles):
+        print(f"error: {args.data} has no questions; pass SQuAD 2.0 JSON with --data.",
+              file=sys.stderr)
+        return 2
     rows_by_article: dict[str, list[dict]] = {}
     peers: dict[str, dict[str, list[dict]]] = {}
     speed: dict[str, dict[str, float]] = {}
