@@ -308,7 +308,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--modes", default="sapient,bundled_llm,langchain")
     p.add_argument("--limit", type=int, default=0,
                    help="questions per article for every mode (0: all; fixed seed)")
-    p.add_argument("--peer-limit", type=int, default=24,
+    p.add_argument("--peer-limit", type=int, default=60,
                    help="questions per article for the peers (half answerable; fixed seed; "
                    "0: every question, about an hour on 2 cores)")
     p.add_argument("--seed", type=int, default=0)
