@@ -310,7 +310,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="questions per article for every mode (0: all; fixed seed)")
     p.add_argument("--peer-limit", type=int, default=60,
                    help="questions per article for the peers (half answerable; fixed seed; "
-                   "0: every question, about an hour on 2 cores)")
+                   "0: every question, about 5 hours on 2 cores)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--home", type=Path, default=None, help="where indexes go (default: temp)")
     p.add_argument("--json", action="store_true", help="end with one JSON line of figures")

@@ -64,26 +64,26 @@ def _heading(citation: Citation) -> str:
 def _context(citation: Citation) -> str:
     """A passage with what names it (a section chunk may not repeat its document's
     title: "Power and connectivity" belongs to "Aurora X2 specifications")."""
-    named = [str(citation.metadata.get(k) or "") for k in ("title", "section", "source")]
-    return " ".join([*named, citation.text])
+    return " ".join([_heading(citation), str(citation.metadata.get("source") or ""),
+                     citation.text])
 
 
 def _passages(question: str, evidence: Sequence[Evidence], scorer: SentenceScorer,
               min_score: float) -> Composed:
     """The best sentence (and the runner-up when both fit in ``MAX_WORDS``), cited."""
     candidates: list[Candidate] = []
-    passages: dict[str, str] = {}
+    cited: dict[str, Citation] = {}
     for e in evidence:
         for c in e.citations:
             if kind_of(c) == "passage":
-                passages.setdefault(c.source_id, _context(c))
+                cited.setdefault(c.source_id, c)
                 heading = _heading(c)
                 candidates += [Candidate(s, c.source_id, len(candidates) + i, heading)
                                for i, s in enumerate(split_sentences(c.text, headings=False))]
     ranked = scorer.score(question, candidates)
     top = [(s.candidate.text, s.candidate.source_id, s.confidence) for s in ranked[:2]]
     missing = unstated(question, ranked[0].candidate.text,
-                       passages[ranked[0].candidate.source_id]) if ranked else None
+                       _context(cited[ranked[0].candidate.source_id])) if ranked else None
     if missing:
         out = _abstain(f"the passage that matches best does not state {missing} of the "
                        "question.", "passage", ranked[0].confidence)

@@ -189,7 +189,7 @@ def unstated(question: str, sentence: str, passage: str) -> str | None:
         name, low = m.group(0), m.group(0).lower()
         if not name[0].isupper() or _SENTENCE_START.search(question[:m.start()]):
             continue
-        if low not in STOPWORDS and low not in said and _stem(low) not in stems:
+        if low not in STOPWORDS and _stem(low) not in stems:
             return f"'{name}'"
     if _NEGATION.search(question) and not _NEGATION.search(sentence):
         return "the negation"
